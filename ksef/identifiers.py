@@ -1,0 +1,114 @@
+"""Checksums of the identifiers KSeF uses: NIP, KSeF number, internal ID (``NIP-NNNNN``).
+
+Each ``check_*`` returns None when the value is valid, or a short English reason (stable wording,
+also used by the command line); ``is_valid_*`` are the boolean shorthands.
+"""
+import re
+
+_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+_NIP = re.compile(r'^\d{10}$')
+# FA(3) TNumerKSeF and the API KsefNumber: issuer (NIP, M + 9 digits or 3 letters + 7 digits), date, 12 hex
+# technical characters (KSeF 1.0 numbers: two groups of 6 with a hyphen), 2 hex CRC-8.
+_KSEF_NUMBER = re.compile(
+    r'^(?P<issuer>[1-9]((\d[1-9])|([1-9]\d))\d{7}|M\d{9}|[A-Z]{3}\d{7})'
+    r'-(?P<date>(20[2-9][0-9]|2[1-9]\d{2}|[3-9]\d{3})(0[1-9]|1[0-2])(0[1-9]|[1-2]\d|3[0-1]))'
+    r'-(?P<tech>[0-9A-F]{6}-?[0-9A-F]{6})-(?P<crc>[0-9A-F]{2})$'
+)
+_INTERNAL_ID = re.compile(r'^(?P<nip>\d{10})-(?P<suffix>\d{5})$')
+
+
+def normalize_nip(value):
+    """Strip the PL prefix, spaces and hyphens people type: 'PL 526-000-12-46' -> '5260001246'."""
+    value = (value or '').strip().upper()
+    if value.startswith('PL'):
+        value = value[2:]
+    return re.sub(r'[\s-]', '', value)
+
+
+def check_nip(nip):
+    if not isinstance(nip, str) or not _NIP.match(nip):
+        return 'a NIP has exactly 10 digits'
+    digits = [int(c) for c in nip]
+    control = sum(w * d for w, d in zip(_NIP_WEIGHTS, digits)) % 11
+    if control == 10:
+        return 'no NIP can have these first nine digits (the checksum would be 10)'
+    if control != digits[9]:
+        return f'wrong check digit: expected {control}, found {digits[9]}'
+    return None
+
+
+def is_valid_nip(nip):
+    return check_nip(nip) is None
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8: polynomial 0x07, initial value 0, no reflection, no final XOR."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def ksef_number_checksum(first_part: str) -> str:
+    """The two hex digits that end a KSeF number, computed over everything before the last hyphen."""
+    return f'{crc8(first_part.encode("ascii")):02X}'
+
+
+def check_ksef_number(number):
+    if not isinstance(number, str):
+        return 'a KSeF number is text'
+    match = _KSEF_NUMBER.match(number)
+    if not match:
+        if len(number) not in (35, 36):
+            return f'a KSeF number has 35 characters (36 for KSeF 1.0 numbers), this one has {len(number)}'
+        return 'not in the form NIP-YYYYMMDD-XXXXXXXXXXXX-CC (uppercase hexadecimal, valid date)'
+    expected = ksef_number_checksum(number[:-3])
+    if expected != match.group('crc'):
+        return f'wrong checksum: expected {expected}, found {match.group("crc")}'
+    return None
+
+
+def is_valid_ksef_number(number):
+    return check_ksef_number(number) is None
+
+
+def internal_id_check_digit(nip_and_four_digits: str) -> int:
+    """Weights 1,3,1,3... over the 14 digits (NIP + first four of the suffix), modulo 10."""
+    digits = [int(c) for c in nip_and_four_digits if c.isdigit()]
+    return sum(d * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits)) % 10
+
+
+def check_internal_id(value):
+    if not isinstance(value, str):
+        return 'an internal ID is text'
+    match = _INTERNAL_ID.match(value)
+    if not match:
+        return 'an internal ID has the form NIP-NNNNN (10 digits, hyphen, 5 digits)'
+    nip_problem = check_nip(match.group('nip'))
+    if nip_problem:
+        return f'the NIP part is invalid: {nip_problem}'
+    suffix = match.group('suffix')
+    expected = internal_id_check_digit(match.group('nip') + suffix[:4])
+    if expected != int(suffix[4]):
+        return f'wrong check digit: expected {expected}, found {suffix[4]}'
+    return None
+
+
+def is_valid_internal_id(value):
+    return check_internal_id(value) is None
+
+
+def check_iban(number):
+    """mod-97 check of an IBAN; a bare 26-digit Polish NRB is checked as PL + number."""
+    compact = re.sub(r'\s', '', number or '').upper()
+    if re.fullmatch(r'\d{26}', compact):
+        compact = 'PL' + compact
+    if not re.fullmatch(r'[A-Z]{2}\d{2}[A-Z0-9]{10,30}', compact):
+        return None  # not an IBAN-shaped number (other account formats are allowed): nothing to check
+    rearranged = compact[4:] + compact[:4]
+    numeric = ''.join(str(int(c, 36)) for c in rearranged)
+    if int(numeric) % 97 != 1:
+        return 'the account number checksum (IBAN mod 97) is wrong'
+    return None
