@@ -140,10 +140,12 @@ def _check_lines(body, problems):
     margin = body.annotations.margin_scheme is not None
     for index, line in enumerate(body.lines, 1):
         path = f'{FA}/FaWiersz[{index}]'
-        if line.number in seen:
+        # a correction may repeat a line number once: the row before (StanPrzed) and the row after
+        key = (line.number, line.before_correction)
+        if key in seen:
             problems.add('line.duplicate-number', f'{path}/NrWierszaFa',
                          f'line number {line.number} is used twice', line.number)
-        seen.add(line.number)
+        seen.add(key)
         has_amount = line.net is not None or line.gross is not None
         if has_amount and line.rate is None and line.oss_rate is None and not margin \
                 and body.invoice_type not in ('ZAL', 'KOR_ZAL'):
@@ -245,8 +247,12 @@ def _check_vat_per_rate(body, problems):
         net, vat = getattr(totals, net_attr), getattr(totals, vat_attr)
         if net is None or vat is None:
             continue
-        if net_attr in nets:
-            expected = sum((amount * percent / 100 for percent, amount in nets[net_attr].items()), Decimal(0))
+        percents = nets.get(net_attr, {})
+        if percents and body.invoice_type in LINE_TOTAL_TYPES:
+            expected = sum((amount * percent / 100 for percent, amount in percents.items()), Decimal(0))
+            severity = ERROR
+        elif len(percents) == 1:  # advance and settlement lines describe the order, not the bucket amount
+            expected = net * next(iter(percents)) / 100
             severity = ERROR
         elif default is not None:
             expected = net * default / 100

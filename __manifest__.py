@@ -1,0 +1,23 @@
+{
+    'name': 'Poland - KSeF 2.0 e-invoicing (FA(3))',
+    'version': '18.0.1.0.0',
+    'category': 'Accounting/Localizations/EDI',
+    'summary': 'Send and receive structured FA(3) invoices through KSeF 2.0, the Polish national e-invoicing system',
+    'description': """
+KSeF 2.0 for Odoo 18: issue FA(3) invoices and corrections from Odoo, send them to KSeF (online and batch
+sessions), receive purchase invoices as draft vendor bills, authenticate with a KSeF token, KSeF certificate
+or qualified seal/signature, and work through offline and failure modes with KOD I / KOD II QR codes.
+
+The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this addon (usable without Odoo:
+``python -m ksef --help``).
+""",
+    'author': 'l10n_pl_ksef contributors',
+    'countries': ['pl'],
+    'depends': ['account', 'l10n_pl', 'certificate'],
+    'external_dependencies': {
+        'python': ['lxml', 'cryptography', 'requests', 'qrcode'],
+    },
+    'data': [],
+    'installable': True,
+    'license': 'LGPL-3',
+}
