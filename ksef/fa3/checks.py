@@ -329,15 +329,17 @@ def _check_annotations(body, problems):
 
 
 def _check_buyer_flags(invoice, problems):
+    """JST = 1 / GV = 1 without the unit in Podmiot3: KSeF accepts it, but the subunit or group member
+    will not see the invoice (XSD documentation of JST and GV)."""
     roles = {party.role for party in invoice.third_parties}
     if invoice.buyer.jst and 8 not in roles:
         problems.add('buyer.jst-recipient-missing', '/Faktura/Podmiot3',
-                     'JST = 1: the local-government unit that receives the invoice must be given as Podmiot3 '
-                     'with role 8')
+                     'JST = 1: give the local-government subunit as Podmiot3 with role 8 (NIP or IDWew), '
+                     'otherwise KSeF does not make the invoice available to it', severity=WARNING)
     if invoice.buyer.vat_group and 10 not in roles:
         problems.add('buyer.vat-group-member-missing', '/Faktura/Podmiot3',
-                     'GV = 1: the VAT-group member that receives the invoice must be given as Podmiot3 '
-                     'with role 10')
+                     'GV = 1: give the VAT-group member as Podmiot3 with role 10 (NIP or IDWew), '
+                     'otherwise KSeF does not make the invoice available to it', severity=WARNING)
 
 
 # --- payment ---------------------------------------------------------------------------------------

@@ -321,13 +321,21 @@ def _expand(specs, values):
     return expanded
 
 
+XSI = '{http://www.w3.org/2001/XMLSchema-instance}'
+
+
 def _read(element, specs, ns, path, values, problems):
+    allowed = set()
     for spec in specs:
         if isinstance(spec, Attr):
+            allowed.add(spec.name)
             value = element.get(spec.name)
             if value is None and spec.required:
                 problems.add(path, 'structure.missing', f'attribute {spec.name} is required')
             values[spec.attr] = value
+    for name in element.attrib:
+        if name not in allowed and not name.startswith(XSI):  # xsi:schemaLocation is common and harmless
+            problems.add(f'{path}/@{name[:64]}', 'structure.unexpected', f'attribute {name[:64]} is not allowed here')
     expanded = _expand(specs, values)
     for spec, target in expanded:
         if isinstance(spec, (Field, Child)) and spec.repeated:
@@ -406,6 +414,6 @@ def _read_one(child, spec, ns, path, values, problems):
         elif isinstance(spec, Flag):
             values[spec.attr] = spec.value
     elif isinstance(spec, Const):
-        if (child.text or '').strip() != spec.text or any(child.get(k) != v for k, v in spec.attrib):
+        if (child.text or '').strip() != spec.text or dict(child.attrib) != dict(spec.attrib):
             expected = ' '.join(f'{k}="{v}"' for k, v in spec.attrib)
             problems.add(path, 'structure.form-code', f'expected <{spec.tag} {expected}>{spec.text}</{spec.tag}>')
