@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Runs the addon's Odoo tests (tests/) in a real Odoo 18 with PostgreSQL: installs l10n_pl_ksef on fresh
+# databases, once with demo data and once without, and runs its tests.
+#
+# Odoo is taken from the environment, as on a user's server:
+#   ODOO_SRC     Odoo 18 source tree (the folder with odoo-bin); default: the first of /opt/odoo/src,
+#                /opt/odoo, /srv/odoo, ~/odoo, ../odoo, ../odoo-18.0 that holds Odoo 18
+#   ODOO_PYTHON  an interpreter that can import Odoo's requirements; default: a venv beside or inside
+#                ODOO_SRC (venv, .venv, ../venv), else python3
+#   ODOO_DB_HOST, ODOO_DB_PORT, ODOO_DB_USER, ODOO_DB_PASSWORD  (default 127.0.0.1, 5432, odoo_ksef, none)
+#   ODOO_TEST_DEMO  "both" (default), "with" or "without" demo data
+# Without an Odoo it says so plainly and exits 0.
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+is_odoo18() { [ -f "$1/odoo-bin" ] && grep -qE "^version_info = \(18, 0" "$1/odoo/release.py" 2>/dev/null; }
+
+find_odoo_src() {
+    if [ -n "${ODOO_SRC:-}" ]; then
+        is_odoo18 "$ODOO_SRC" && echo "$ODOO_SRC"
+        return
+    fi
+    for candidate in /opt/odoo/src /opt/odoo /srv/odoo "$HOME/odoo" "$REPO/../odoo" "$REPO/../odoo-18.0"; do
+        if is_odoo18 "$candidate"; then (cd "$candidate" && pwd); return; fi
+    done
+}
+
+can_run_odoo() {
+    (cd "$1" && "$2" -c 'import odoo.release, psycopg2, werkzeug, lxml, babel, PyPDF2, reportlab' >/dev/null 2>&1)
+}
+
+find_odoo_python() {
+    local src="$1"
+    if [ -n "${ODOO_PYTHON:-}" ]; then
+        can_run_odoo "$src" "$ODOO_PYTHON" && echo "$ODOO_PYTHON"
+        return
+    fi
+    for candidate in "$src/venv/bin/python" "$src/.venv/bin/python" "$src/../venv/bin/python" python3; do
+        if can_run_odoo "$src" "$candidate"; then echo "$candidate"; return; fi
+    done
+}
+
+SRC="$(find_odoo_src)"
+if [ -z "$SRC" ]; then
+    echo "Odoo tests SKIPPED: no Odoo 18 source tree found (set ODOO_SRC to the folder with odoo-bin${ODOO_SRC:+; $ODOO_SRC is not Odoo 18})."
+    exit 0
+fi
+ODOO_PY="$(find_odoo_python "$SRC")"
+if [ -z "$ODOO_PY" ]; then
+    echo "Odoo tests SKIPPED: Odoo 18 found in $SRC, but no Python that can import its requirements (set ODOO_PYTHON)."
+    exit 0
+fi
+
+DB_HOST="${ODOO_DB_HOST:-127.0.0.1}"
+DB_PORT="${ODOO_DB_PORT:-5432}"
+DB_USER="${ODOO_DB_USER:-odoo_ksef}"
+DB_PASSWORD="${ODOO_DB_PASSWORD:-}"
+WORK="$REPO/.odoo-test"
+mkdir -p "$WORK/addons"
+ln -sfn "$REPO" "$WORK/addons/l10n_pl_ksef"   # Odoo finds the addon by its folder name
+
+# The database role: Odoo refuses to run as 'postgres', so use our own, created if we are allowed to.
+"$ODOO_PY" - "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" <<'PY'
+import sys, psycopg2
+host, port, user, password = sys.argv[1:5]
+try:
+    psycopg2.connect(host=host, port=port, user=user, password=password or None, dbname='postgres').close()
+    sys.exit(0)
+except psycopg2.OperationalError:
+    pass
+try:
+    conn = psycopg2.connect(host=host, port=port, user='postgres', dbname='postgres')
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE ROLE "{user}" LOGIN CREATEDB' + (" PASSWORD %s" if password else ""),
+                          (password,) if password else None)
+    print(f"Created the PostgreSQL role {user}.")
+except psycopg2.Error as exc:
+    print(f"warning: cannot create the PostgreSQL role {user}: {exc}".strip())
+PY
+
+drop_db() {
+    "$ODOO_PY" - "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" "$1" <<'PY'
+import sys, psycopg2
+host, port, user, password, db = sys.argv[1:6]
+conn = psycopg2.connect(host=host, port=port, user=user, password=password or None, dbname='postgres')
+conn.autocommit = True
+conn.cursor().execute(f'DROP DATABASE IF EXISTS "{db}"')
+PY
+}
+
+free_port() { "$ODOO_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+total_tests=0; total_failed=0; runs_failed=0
+run_one() {
+    local label="$1" db="$2"; shift 2
+    local log="$WORK/$db.log"
+    drop_db "$db" || { echo "Odoo tests ($label): cannot reach PostgreSQL at $DB_HOST:$DB_PORT as $DB_USER"; runs_failed=$((runs_failed+1)); return; }
+    echo "Odoo tests ($label): installing l10n_pl_ksef with l10n_pl on a fresh database '$db' (log: $log)..."
+    (cd "$SRC" && KSEF_SCHEMA_DIR="${KSEF_SCHEMA_DIR:-}" "$ODOO_PY" odoo-bin \
+        --addons-path="$SRC/addons,$SRC/odoo/addons,$WORK/addons" \
+        --db_host="$DB_HOST" --db_port="$DB_PORT" --db_user="$DB_USER" ${DB_PASSWORD:+--db_password="$DB_PASSWORD"} \
+        -d "$db" -i l10n_pl,l10n_pl_ksef --test-enable --test-tags /l10n_pl_ksef \
+        --http-interface=127.0.0.1 --http-port="$(free_port)" --stop-after-init --log-level=test \
+        --max-cron-threads=0 "$@") > "$log" 2>&1
+    local rc=$?
+    local summary tests failed errors
+    summary="$(grep -E '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$log" | tail -1 | sed -E 's/.*: ([0-9]+ failed.*)/\1/')"
+    tests="$(echo "$summary" | sed -nE 's/.* of ([0-9]+) tests.*/\1/p')"; tests="${tests:-0}"
+    failed="$(echo "$summary" | sed -nE 's/^([0-9]+) failed.*/\1/p')"; failed="${failed:-0}"
+    errors="$(echo "$summary" | sed -nE 's/.*failed, ([0-9]+) error.*/\1/p')"; errors="${errors:-0}"
+    local error_lines
+    error_lines="$(grep -cE '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$log")"
+    total_tests=$((total_tests + tests)); total_failed=$((total_failed + failed + errors))
+    if [ "$rc" -ne 0 ] || [ "$tests" -eq 0 ] || [ "$failed" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$error_lines" -ne 0 ]; then
+        runs_failed=$((runs_failed + 1))
+        echo "Odoo tests ($label): FAILED (exit $rc, ${summary:-no test summary}, $error_lines error lines). Last lines:"
+        grep -E ' (ERROR|CRITICAL|FAIL) ' "$log" | head -40
+        tail -20 "$log"
+    else
+        echo "Odoo tests ($label): $tests passed, 0 failed."
+    fi
+}
+
+echo "Odoo 18: $SRC (Python: $ODOO_PY)"
+case "${ODOO_TEST_DEMO:-both}" in
+    with) run_one "with demo data" ksef_test_demo ;;
+    without) run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
+    *) run_one "with demo data" ksef_test_demo
+       run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
+esac
+echo "Odoo: $((total_tests - total_failed)) passed, $total_failed failed"
+[ "$runs_failed" -eq 0 ]
