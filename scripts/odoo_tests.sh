@@ -42,12 +42,12 @@ find_odoo_python() {
 
 SRC="$(find_odoo_src)"
 if [ -z "$SRC" ]; then
-    echo "Odoo tests SKIPPED: no Odoo 18 source tree found (set ODOO_SRC to the folder with odoo-bin${ODOO_SRC:+; $ODOO_SRC is not Odoo 18})."
+    echo "Odoo tests SKIPPED: no Odoo 18 source tree found (set ODOO_SRC to the folder with odoo-bin${ODOO_SRC:+; $ODOO_SRC is not Odoo 18}); only the pure tests ran."
     exit 0
 fi
 ODOO_PY="$(find_odoo_python "$SRC")"
 if [ -z "$ODOO_PY" ]; then
-    echo "Odoo tests SKIPPED: Odoo 18 found in $SRC, but no Python that can import its requirements (set ODOO_PYTHON)."
+    echo "Odoo tests SKIPPED: Odoo 18 found in $SRC, but no Python that can import its requirements (set ODOO_PYTHON); only the pure tests ran."
     exit 0
 fi
 
@@ -129,4 +129,5 @@ case "${ODOO_TEST_DEMO:-both}" in
        run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
 esac
 echo "Odoo: $((total_tests - total_failed)) passed, $total_failed failed"
+[ -n "${ODOO_COUNTS_FILE:-}" ] && echo "$((total_tests - total_failed)) $total_failed" > "$ODOO_COUNTS_FILE"
 [ "$runs_failed" -eq 0 ]

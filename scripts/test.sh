@@ -3,20 +3,30 @@
 # (ODOO_SRC / ODOO_PYTHON, see scripts/odoo_tests.sh). Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$REPO"
+mkdir -p "$REPO/.odoo-test"
+counts="$REPO/.odoo-test/counts"
+rm -f "$counts"
 
 set +e
-"$PY" -m pytest "$@"
-pure_rc=$?
-if [ "$pure_rc" -eq 5 ]; then
-    echo "error: pytest collected no tests" >&2
-fi
-bash "$REPO/scripts/odoo_tests.sh"
+"$PY" -m pytest "$@" 2>&1 | tee "$REPO/.odoo-test/pytest.out"
+pure_rc=${PIPESTATUS[0]}
+[ "$pure_rc" -eq 5 ] && echo "error: pytest collected no tests" >&2
+ODOO_COUNTS_FILE="$counts" bash "$REPO/scripts/odoo_tests.sh"
 odoo_rc=$?
-set -e
+
+summary="$(grep -E '[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$REPO/.odoo-test/pytest.out" | tail -1)"
+pure_passed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) passed.*/\2/p')"
+pure_failed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) failed.*/\2/p')"
+pure_errors="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) errors?.*/\2/p')"
+pure_skipped="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) skipped.*/\2/p')"
+{ read -r odoo_passed odoo_failed < "$counts"; } 2>/dev/null || { odoo_passed=0; odoo_failed=0; }
+passed=$(( ${pure_passed:-0} + odoo_passed ))
+failed=$(( ${pure_failed:-0} + ${pure_errors:-0} + odoo_failed ))
 
 echo
 if [ "$pure_rc" -ne 0 ] || [ "$odoo_rc" -ne 0 ]; then
     echo "FAILED: pure tests exit code $pure_rc, Odoo tests exit code $odoo_rc"
+    echo "all: $passed passed, $((failed > 0 ? failed : 1)) failed, ${pure_skipped:-0} skipped"
     exit 1
 fi
-echo "All tests passed."
+echo "all: $passed passed, $failed failed, ${pure_skipped:-0} skipped"
