@@ -81,6 +81,12 @@ CASES = [
      ('line.duplicate-number', '/Faktura/Fa/FaWiersz[2]/NrWierszaFa')),
     ('vat_23', set_attr('body.totals.vat_basic', None),
      ('totals.incomplete-bucket', '/Faktura/Fa/P_14_1')),
+    ('vat_23', set_attr('body.advance_invoices', [fa3.AdvanceInvoiceRef(ksef_number=samples.ADVANCE_KSEF_NUMBER)]),
+     ('settlement.advances-not-allowed', '/Faktura/Fa/FakturaZaliczkowa')),
+    ('line_details_gtu_procedures', set_attr('body.period_end', datetime.date(2026, 9, 30)),
+     ('dates.period-reversed', '/Faktura/Fa/OkresFa')),
+    ('vat_23', set_attr('body.lines.0.exchange_rate', Decimal('4.1')),
+     ('currency.rate-not-allowed', '/Faktura/Fa/FaWiersz/KursWaluty')),
     # the XSD's own rules
     ('vat_23', set_attr('body.number', 'x' * 257), ('xsd', '/Faktura/Fa/P_2')),
     ('vat_23', set_attr('body.currency', 'XYZ'), ('xsd', '/Faktura/Fa/KodWaluty')),
@@ -115,6 +121,12 @@ def test_valid_variants_are_not_flagged():
     ('jst_recipient', set_attr('third_parties', []), ('buyer.jst-recipient-missing', '/Faktura/Podmiot3')),
     ('vat_group_member', set_attr('third_parties', []), ('buyer.vat-group-member-missing', '/Faktura/Podmiot3')),
     ('vat_23', set_attr('body.lines.0.net', Decimal('1499.00')), ('line.net-mismatch', '/Faktura/Fa/FaWiersz[1]/P_11')),
+    ('zal_advance', set_attr('body.order', None), ('advance.missing-order', '/Faktura/Fa/Zamowienie')),
+    ('margin_travel', set_attr('body.totals', fa3.TaxTotals()), ('margin.amount-missing', '/Faktura/Fa/P_13_11')),
+    ('vat_23', set_attr('body.annotations.reverse_charge', True),
+     ('reverse-charge.without-supply', '/Faktura/Fa/Adnotacje/P_18')),
+    ('payment_complete', set_attr('body.payment.partial_payments.0.amount', Decimal('30000')),
+     ('payment.overpaid', '/Faktura/Fa/Platnosc/ZaplataCzesciowa')),
 ])
 def test_warnings(name, change, expected):
     invoice = mutated(name, change)
@@ -136,3 +148,17 @@ def test_validate_invoice_checks_dataclasses_before_any_xml_is_stored():
     assert ('nip.checksum', '/Faktura/Podmiot1/DaneIdentyfikacyjne/NIP') in {
         (p.code, p.path) for p in fa3.validate_invoice(invoice)}
     assert fa3.validate_invoice(SCENARIOS['vat_23']) == []
+
+
+def test_every_emitted_code_is_registered_and_documented():
+    import pathlib
+    import re
+    from ksef.fa3 import problems
+    source = ''.join(p.read_text(encoding='utf-8') for p in pathlib.Path(fa3.__file__).parent.glob('*.py')
+                     if p.name != 'problems.py')
+    emitted = set(re.findall(r"'((?:file|structure|nip|internal-id|ksef-number|correction|settlement|advance|"
+                             r"dates|line|totals|currency|exemption|reverse-charge|new-vehicles|margin|"
+                             r"split-payment|buyer|payment)\.[a-z0-9-]+)'", source)) | {'xsd'}
+    assert emitted == set(problems.CODES)
+    doc = (pathlib.Path(fa3.__file__).parents[2] / 'doc' / 'fa3.md').read_text(encoding='utf-8')
+    assert {code for code in problems.CODES if f'`{code}`' not in doc} == set()

@@ -1,0 +1,66 @@
+"""The FA(3) schema loads offline: from the catalog next to ../shared/ksef-spec/fa3, or from bazowe/."""
+import shutil
+
+import pytest
+
+from ksef import fa3
+from ksef.fa3 import samples, schema
+
+VALID = fa3.build(samples.scenarios()['vat_23'])
+
+
+def test_schema_loads_from_shared_spec_with_its_catalog(schema_dir):
+    resolver = schema._OfflineResolver(schema_dir)
+    assert resolver.exact, 'catalog.xml next to fa3/ is read'
+    assert all(path.is_file() for path in resolver.exact.values())
+    assert fa3.load_schema(schema_dir).validate(fa3.to_element(samples.scenarios()['vat_23']))
+
+
+def test_schema_directory_without_catalog_uses_bazowe(schema_dir, tmp_path):
+    copy = tmp_path / 'fa3'
+    shutil.copytree(schema_dir, copy)
+    assert not (copy / 'catalog.xml').exists() and not (tmp_path / 'catalog.xml').exists()
+    assert fa3.validate(VALID, copy) == []
+
+
+def test_missing_base_schema_is_a_clear_error_not_a_download(schema_dir, tmp_path):
+    copy = tmp_path / 'fa3'
+    shutil.copytree(schema_dir, copy)
+    (copy / 'bazowe' / 'StrukturyDanych_v10-0E.xsd').unlink()
+    with pytest.raises(fa3.SchemaNotFound, match='cannot be compiled'):
+        fa3.load_schema(copy)
+
+
+def test_unknown_remote_import_is_refused(tmp_path, schema_dir):
+    copy = tmp_path / 'fa3'
+    shutil.copytree(schema_dir, copy)
+    main = copy / schema.MAIN_SCHEMA
+    main.write_text(main.read_text(encoding='utf-8').replace(
+        'http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/StrukturyDanych_v10-0E.xsd',
+        'http://example.invalid/other.xsd'), encoding='utf-8')
+    with pytest.raises(fa3.SchemaNotFound):
+        fa3.load_schema(copy)
+
+
+def test_no_schema_directory_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv('KSEF_SCHEMA_DIR', str(tmp_path))
+    monkeypatch.setattr(schema.pathlib.Path, 'is_file', lambda self: False)
+    with pytest.raises(fa3.SchemaNotFound, match='KSEF_SCHEMA_DIR'):
+        schema.default_schema_dir()
+
+
+def test_official_urls_cover_every_schema_file(schema_dir):
+    for relative in schema.OFFICIAL_URLS:
+        assert (schema_dir / relative).is_file()
+    assert all(url.startswith('http://crd.gov.pl/') for url in schema.OFFICIAL_URLS.values())
+
+
+def test_compiled_schema_is_cached_per_thread(schema_dir):
+    import threading
+    first = schema.get_schema(schema_dir)
+    assert schema.get_schema(schema_dir) is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append(schema.get_schema(schema_dir)))
+    thread.start()
+    thread.join()
+    assert other[0] is not first
