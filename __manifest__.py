@@ -17,7 +17,15 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
     'external_dependencies': {
         'python': ['lxml', 'cryptography', 'requests', 'qrcode'],
     },
-    'data': [],
+    'data': [
+        'security/ir.model.access.csv',
+        'security/l10n_pl_ksef_security.xml',
+        'views/account_move_views.xml',
+        'views/account_tax_views.xml',
+        'views/product_views.xml',
+        'views/res_config_settings_views.xml',
+    ],
+    'post_init_hook': 'post_init_hook',
     'installable': True,
     'license': 'LGPL-3',
 }

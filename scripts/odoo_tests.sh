@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the addon's Odoo tests (tests/) in a real Odoo 18 with PostgreSQL: installs l10n_pl_ksef on fresh
-# databases, once with demo data and once without, and runs its tests.
+# databases, once with demo data and the sale addon (down payments), once without either, and runs its tests.
 #
 # Odoo is taken from the environment, as on a user's server:
 #   ODOO_SRC     Odoo 18 source tree (the folder with odoo-bin); default: the first of /opt/odoo/src,
@@ -99,7 +99,7 @@ run_one() {
     (cd "$SRC" && KSEF_SCHEMA_DIR="${KSEF_SCHEMA_DIR:-}" "$ODOO_PY" odoo-bin \
         --addons-path="$SRC/addons,$SRC/odoo/addons,$WORK/addons" \
         --db_host="$DB_HOST" --db_port="$DB_PORT" --db_user="$DB_USER" ${DB_PASSWORD:+--db_password="$DB_PASSWORD"} \
-        -d "$db" -i l10n_pl,l10n_pl_ksef --test-enable --test-tags /l10n_pl_ksef \
+        -d "$db" -i "l10n_pl,l10n_pl_ksef${EXTRA_MODULES:+,$EXTRA_MODULES}" --test-enable --test-tags /l10n_pl_ksef \
         --http-interface=127.0.0.1 --http-port="$(free_port)" --stop-after-init --log-level=test \
         --max-cron-threads=0 "$@") > "$log" 2>&1
     local rc=$?
@@ -123,10 +123,10 @@ run_one() {
 
 echo "Odoo 18: $SRC (Python: $ODOO_PY)"
 case "${ODOO_TEST_DEMO:-both}" in
-    with) run_one "with demo data" ksef_test_demo ;;
-    without) run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
-    *) run_one "with demo data" ksef_test_demo
-       run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
+    with) EXTRA_MODULES=sale run_one "with demo data and sale" ksef_test_demo ;;
+    without) EXTRA_MODULES= run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
+    *) EXTRA_MODULES=sale run_one "with demo data and sale" ksef_test_demo
+       EXTRA_MODULES= run_one "without demo data" ksef_test_nodemo --without-demo=all ;;
 esac
 echo "Odoo: $((total_tests - total_failed)) passed, $total_failed failed"
 [ -n "${ODOO_COUNTS_FILE:-}" ] && echo "$((total_tests - total_failed)) $total_failed" > "$ODOO_COUNTS_FILE"

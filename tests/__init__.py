@@ -1,1 +1,3 @@
 from . import test_install
+from . import test_fa3_mapping
+from . import test_checks

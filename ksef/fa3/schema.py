@@ -145,3 +145,38 @@ def _named_path(tree, path):
 def _clean(message):
     # libxml2 writes every name as {namespace}Local; the namespace is always FA(3)'s and only adds noise
     return message.replace('{http://crd.gov.pl/wzor/2025/06/25/13775/}', '')
+
+
+def is_complete(schema_dir):
+    schema_dir = pathlib.Path(schema_dir)
+    return all((schema_dir / relative).is_file() for relative in OFFICIAL_URLS)
+
+
+def download_schemas(target_dir, urls=None, timeout=30, session=None):
+    """Fill ``target_dir`` with the FA(3) schema files from the Ministry (``OFFICIAL_URLS``), once: files
+    already there are kept. Each file is written atomically and checked to be an XML schema. Raises
+    SchemaNotFound with the URL that failed."""
+    import requests
+    target = pathlib.Path(target_dir)
+    (target / 'bazowe').mkdir(parents=True, exist_ok=True)
+    session = session or requests.Session()
+    for relative, url in (urls or OFFICIAL_URLS).items():
+        path = target / relative
+        if path.is_file():
+            continue
+        try:
+            response = session.get(url, timeout=timeout)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise SchemaNotFound(f'Cannot download {url}: {exc}') from None
+        try:
+            root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:
+            root = None
+        if root is None or etree.QName(root).localname != 'schema':
+            raise SchemaNotFound(f'{url} did not return an XML schema')
+        partial = path.with_suffix('.part')
+        partial.write_bytes(response.content)
+        os.replace(partial, path)
+    load_schema(target)  # proves the set compiles offline
+    return target

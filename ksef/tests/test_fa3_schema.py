@@ -64,3 +64,34 @@ def test_compiled_schema_is_cached_per_thread(schema_dir):
     thread.start()
     thread.join()
     assert other[0] is not first
+
+
+def test_download_schemas_once_from_a_server(schema_dir, tmp_path):
+    """The download helper (used by the Odoo layer to cache the schemas) against a loopback server."""
+    import http.server
+    import threading
+    served = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(schema_dir), **kwargs)
+
+        def log_message(self, *args):
+            served.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f'http://127.0.0.1:{server.server_address[1]}/'
+        urls = {relative: base + relative.replace('(', '%28').replace(')', '%29') for relative in schema.OFFICIAL_URLS}
+        target = tmp_path / 'cache'
+        schema.download_schemas(target, urls=urls, timeout=5)
+        assert schema.is_complete(target)
+        assert fa3.validate(VALID, target) == []
+        count = len(served)
+        schema.download_schemas(target, urls=urls, timeout=5)
+        assert len(served) == count, 'files already cached are not downloaded again'
+        with pytest.raises(fa3.SchemaNotFound, match='Cannot download'):
+            schema.download_schemas(tmp_path / 'other', urls={schema.MAIN_SCHEMA: base + 'missing.xsd'}, timeout=5)
+    finally:
+        server.shutdown()
