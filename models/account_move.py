@@ -81,7 +81,6 @@ class AccountMove(models.Model):
         used_taxes = lines.tax_ids
         zw_lines = lines.filtered(lambda l: 'zw' in l.tax_ids.mapped('l10n_pl_ksef_rate_code'))
         refunds = moves.filtered(lambda m: m.move_type == 'out_refund')
-        eu_countries = set(self.env.ref('base.europe').country_ids.mapped('code'))
         checks = {
             'company_nip': {
                 'records': companies.filtered(lambda c: identifiers.check_nip(identifiers.normalize_nip(c.vat))),
@@ -107,7 +106,7 @@ class AccountMove(models.Model):
             'partner_eu_vat': {
                 'records': lines.filtered(lambda l: '0 WDT' in l.tax_ids.mapped('l10n_pl_ksef_rate_code')
                                           and not (l.move_id.commercial_partner_id.vat
-                                                   and l.move_id.commercial_partner_id.country_id.code in eu_countries)
+                                                   and l.move_id.commercial_partner_id.country_id.code in fa3.EU_COUNTRIES_ISO)
                                           ).move_id.commercial_partner_id,
                 'message': _("An intra-Community supply (0% WDT) needs the buyer's EU VAT number and EU country."),
                 'action_text': _("View customers"),

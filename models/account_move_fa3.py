@@ -68,23 +68,26 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_mapping_context(self):
         """Values shared by every invoice of one mapping run (read once, not per invoice)."""
         from odoo.release import version
-        return {
-            'eu_countries': set(self.env.ref('base.europe').country_ids.mapped('code')),
-            'odoo_version': version,
-        }
+        return {'odoo_version': version}
 
     # ------------------------------------------------------------------------------------------------
     # Invoice type
     # ------------------------------------------------------------------------------------------------
 
+    def _l10n_pl_ksef_product_lines(self):
+        # filtered() would narrow the prefetch set to this invoice: keep the whole batch's, so that taxes,
+        # products and units of every invoice being mapped are read in one query each
+        lines = self.line_ids
+        return lines.filtered(lambda line: line.display_type == 'product').with_prefetch(lines._prefetch_ids)
+
     def _l10n_pl_ksef_is_downpayment(self):
         """An invoice whose product lines are all positive down-payment lines of sale orders (sale)."""
-        lines = self.invoice_line_ids.filtered(lambda l: l.display_type == 'product')
+        lines = self._l10n_pl_ksef_product_lines()
         return bool(lines) and 'is_downpayment' in lines._fields and all(
             line.is_downpayment and line.quantity > 0 for line in lines)
 
     def _l10n_pl_ksef_deducted_downpayment_lines(self):
-        lines = self.invoice_line_ids.filtered(lambda l: l.display_type == 'product')
+        lines = self._l10n_pl_ksef_product_lines()
         if 'is_downpayment' not in lines._fields:
             return lines.browse()
         return lines.filtered(lambda line: line.is_downpayment and line.quantity < 0)
@@ -150,9 +153,10 @@ class AccountMove(models.Model):
         prefix = vat[:2] if vat[:2].isalpha() else None
         if country == 'PL' or prefix == 'PL' or (not country and not prefix):
             return {'nip': identifiers.normalize_nip(vat)}
-        if country in context['eu_countries'] or (prefix and (prefix in context['eu_countries'] or prefix == 'EL')):
-            code = prefix or GREECE_VAT_PREFIX.get(country, country)
-            return {'eu_country': GREECE_VAT_PREFIX.get(code, code), 'eu_vat_number': vat[2:] if prefix else vat}
+        eu_code = GREECE_VAT_PREFIX.get(country, country)
+        if eu_code in fa3.EU_COUNTRIES or (prefix and GREECE_VAT_PREFIX.get(prefix, prefix) in fa3.EU_COUNTRIES):
+            code = GREECE_VAT_PREFIX.get(prefix, prefix) if prefix else eu_code
+            return {'eu_country': code, 'eu_vat_number': vat[2:] if prefix else vat}
         return {'country': country, 'tax_id': entered[:50]}   # a foreign number as the buyer writes it
 
     def _l10n_pl_ksef_fa3_buyer(self, context, invoice_type):
@@ -195,7 +199,7 @@ class AccountMove(models.Model):
         return line.tax_ids.filtered(lambda tax: tax.l10n_pl_ksef_rate_code)
 
     def _l10n_pl_ksef_rate_codes(self):
-        return set(self.invoice_line_ids.tax_ids.mapped('l10n_pl_ksef_rate_code')) - {False}
+        return set(self._l10n_pl_ksef_product_lines().tax_ids.mapped('l10n_pl_ksef_rate_code')) - {False}
 
     def _l10n_pl_ksef_exchange_rate(self):
         """PLN for one unit of the invoice currency, at most 6 decimals (FA(3) TIlosci); None in PLN.
@@ -239,9 +243,7 @@ class AccountMove(models.Model):
         (tax lines' balance), and the cash-rounding amount that is not part of any bucket."""
         values = {}
         foreign = self.currency_id != self.company_id.currency_id
-        for line in self.invoice_line_ids:
-            if line.display_type != 'product':
-                continue
+        for line in self._l10n_pl_ksef_product_lines():
             for tax in self._l10n_pl_ksef_vat_taxes(line)[:1]:
                 net_attr = 'net_oss' if tax.l10n_pl_ksef_rate_code == 'oss' else BUCKETS[tax.l10n_pl_ksef_rate_code][0]
                 values[net_attr] = values.get(net_attr, Decimal(0)) + sign * _money(line.price_subtotal, self.currency_id)
@@ -272,9 +274,9 @@ class AccountMove(models.Model):
 
     def _l10n_pl_ksef_fa3_lines(self, sign, rate):
         lines = []
-        product_lines = self.invoice_line_ids.filtered(lambda l: l.display_type == 'product')
+        product_lines = self._l10n_pl_ksef_product_lines()
         deductions = self._l10n_pl_ksef_deducted_downpayment_lines()
-        for line in product_lines - deductions:
+        for line in (product_lines - deductions).with_prefetch(product_lines._prefetch_ids):
             lines.append(self._l10n_pl_ksef_fa3_line(line, len(lines) + 1, sign, rate))
         return lines
 
@@ -319,7 +321,7 @@ class AccountMove(models.Model):
         return None
 
     def _l10n_pl_ksef_fa3_annotations(self, total):
-        taxes = self.invoice_line_ids.tax_ids
+        taxes = self._l10n_pl_ksef_product_lines().tax_ids
         codes = set(taxes.mapped('l10n_pl_ksef_rate_code'))
         basis_type, basis = self._l10n_pl_ksef_exemption_basis()
         annotations = fa3.Annotations(
@@ -336,7 +338,7 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_exemption_basis(self):
         """(type, text) of the legal basis of the exempt lines: the taxes' own, else the fiscal position's.
         Several different bases are joined (FA(3) has room for one)."""
-        taxes = self.invoice_line_ids.tax_ids.filtered(lambda t: t.l10n_pl_ksef_rate_code == 'zw')
+        taxes = self._l10n_pl_ksef_product_lines().tax_ids.filtered(lambda t: t.l10n_pl_ksef_rate_code == 'zw')
         with_basis = taxes.filtered('l10n_pl_ksef_exemption_basis')
         if with_basis:
             texts = list(dict.fromkeys(with_basis.mapped('l10n_pl_ksef_exemption_basis')))
@@ -348,7 +350,7 @@ class AccountMove(models.Model):
 
     def _l10n_pl_ksef_split_payment_required(self, total):
         """MPP is mandatory above 15,000 PLN gross with annex-15 goods or services (art. 108a ust. 1a)."""
-        annex = any(self.invoice_line_ids.product_id.mapped('l10n_pl_ksef_annex_15'))
+        annex = any(self._l10n_pl_ksef_product_lines().product_id.mapped('l10n_pl_ksef_annex_15'))
         gross_pln = abs(Decimal(repr(self.amount_total_signed)))
         return bool(annex and gross_pln > Decimal(15000) and self.move_type == 'out_invoice')
 
@@ -419,7 +421,7 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_fa3_order(self):
         """Zamowienie: the sale order(s) the advance is paid on (value and lines)."""
         source = self.reversed_entry_id if self.move_type == 'out_refund' else self
-        lines = source.invoice_line_ids.filtered(lambda l: l.display_type == 'product')
+        lines = source._l10n_pl_ksef_product_lines()
         orders = lines.sale_line_ids.order_id if 'sale_line_ids' in lines._fields else False
         if not orders:
             return None

@@ -27,6 +27,12 @@ CORRECTION_TYPES = ('KOR', 'KOR_ZAL', 'KOR_ROZ')
 # P_12 values (XSD TStawkaPodatku)
 VAT_RATES = ('23', '22', '8', '7', '5', '4', '3', '0 KR', '0 WDT', '0 EX', 'zw', 'oo', 'np I', 'np II')
 MARGIN_SCHEMES = ('travel', 'used_goods', 'works_of_art', 'antiques')
+# XSD TKodyKrajowUE: the EU VAT prefixes FA(3) accepts in KodUE / PrefiksPodatnika (Greece is EL; XI is
+# Northern Ireland for goods under the Windsor Framework)
+EU_COUNTRIES = ('AT', 'BE', 'BG', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'EL', 'HR', 'HU', 'IE', 'IT', 'LV', 'LT',
+                'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE', 'XI')
+# the member states as ISO 3166 country codes (Odoo countries): EL is GR, XI is no country of its own
+EU_COUNTRIES_ISO = tuple('GR' if code == 'EL' else code for code in EU_COUNTRIES if code != 'XI')
 
 dataclass = dataclasses.dataclass(kw_only=True)
 

@@ -95,3 +95,15 @@ def test_download_schemas_once_from_a_server(schema_dir, tmp_path):
             schema.download_schemas(tmp_path / 'other', urls={schema.MAIN_SCHEMA: base + 'missing.xsd'}, timeout=5)
     finally:
         server.shutdown()
+
+
+def test_eu_country_list_matches_the_schema(schema_dir):
+    from lxml import etree
+    tree = etree.parse(str(schema_dir / 'bazowe' / 'KodyKrajow_v10-0E.xsd'))
+    xs = '{http://www.w3.org/2001/XMLSchema}'
+    node = [t for t in tree.iter(f'{xs}simpleType') if t.get('name') == 'TKodyKrajowUE']
+    if not node:   # TKodyKrajowUE lives in the main schema
+        tree = etree.parse(str(schema_dir / schema.MAIN_SCHEMA))
+        node = [t for t in tree.iter(f'{xs}simpleType') if t.get('name') == 'TKodyKrajowUE']
+    codes = [e.get('value') for e in node[0].iter(f'{xs}enumeration')]
+    assert tuple(codes) == fa3.EU_COUNTRIES
