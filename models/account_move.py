@@ -39,7 +39,7 @@ class AccountMove(models.Model):
     l10n_pl_ksef_third_party_ids = fields.One2many(
         'l10n_pl_ksef.third_party', 'move_id', string="Third parties (Podmiot3)", copy=True,
     )
-    l10n_pl_ksef_applicable = fields.Boolean(compute='_compute_l10n_pl_ksef_applicable')
+    l10n_pl_ksef_applicable = fields.Boolean(string="KSeF applies", compute='_compute_l10n_pl_ksef_applicable')
     l10n_pl_ksef_problems_html = fields.Html(
         string="KSeF problems", compute='_compute_l10n_pl_ksef_problems_html', sanitize=False,
         help="What must be fixed before this invoice can be sent to KSeF.",
@@ -201,7 +201,7 @@ class AccountMove(models.Model):
 
     @api.model
     def _l10n_pl_ksef_format_problem(self, problem):
-        title = PROBLEM_TITLES.get(problem.code) or problem.code
+        title = PROBLEM_TITLES[problem.code]._translate(self.env.lang) if problem.code in PROBLEM_TITLES else problem.code
         return Markup('%s <small class="text-muted">(%s: %s)</small>') % (title, problem.path, problem.message)
 
     def _l10n_pl_ksef_problem_messages(self):
@@ -230,7 +230,7 @@ class AccountMove(models.Model):
         errors = fa3.errors(self._l10n_pl_ksef_fa3_problems(invoice))
         if errors:
             raise UserError(_("The FA(3) XML is not valid:\n%s", '\n'.join(
-                f'- {PROBLEM_TITLES.get(p.code) or p.code} ({p.path}: {p.message})' for p in errors)))
+                f'- {self._l10n_pl_ksef_format_problem(p).striptags()}' for p in errors)))
         attachment = self.env['ir.attachment'].create({
             'name': self._l10n_pl_ksef_fa3_filename(),
             'raw': fa3.build(invoice),

@@ -21,7 +21,7 @@ class L10nPlKsefThirdParty(models.Model):
     _description = "KSeF invoice third party"
     _order = 'sequence, id'
 
-    move_id = fields.Many2one('account.move', required=True, ondelete='cascade', index=True)
+    move_id = fields.Many2one('account.move', string="Invoice", required=True, ondelete='cascade', index=True)
     company_id = fields.Many2one(related='move_id.company_id', store=True)
     sequence = fields.Integer(default=10)
     partner_id = fields.Many2one('res.partner', string="Partner", required=True)

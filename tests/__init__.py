@@ -1,3 +1,4 @@
 from . import test_install
 from . import test_fa3_mapping
 from . import test_checks
+from . import test_i18n

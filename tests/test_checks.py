@@ -113,3 +113,30 @@ class TestChecks(L10nPlKsefTestCommon):
         large = self._count_mapping_queries(batch(12, 10))
         self.assertEqual(large, small, 'SQL queries of the mapping grow with invoices or lines')
         self.assertLessEqual(large, 30)
+
+    def test_alerts_and_problems_speak_polish(self):
+        self.env['res.lang']._activate_lang('pl_PL')
+        self.env['ir.module.module']._load_module_terms(['l10n_pl_ksef'], ['pl_PL'], overwrite=True)
+        move = self.post_invoice(self.buyer_pl, [(100, 1, 'vs_kraj_23'), (50, 1, self.env['account.tax'])])
+        alerts = move.with_context(lang='pl_PL')._l10n_pl_ksef_check_invoices()
+        self.assertEqual(str(alerts['l10n_pl_ksef_line_without_tax']['message']),
+                         'Każda pozycja faktury musi mieć podatek VAT: pozycji bez podatku nie można wykazać w KSeF.')
+        unit = self.env['res.partner'].create({'name': 'Jednostka', 'vat': 'PL1234563218', 'country_id': self.pl.id})
+        other = self.post_invoice(self.buyer_pl, [(100, 1, 'vs_kraj_23')], post=False)
+        other.l10n_pl_ksef_third_party_ids = [Command.create({'partner_id': unit.id, 'role': '4', 'share': 150})]
+        other.action_post()
+        self.assertIn('Schemat FA(3) odrzuca dokument', other.with_context(lang='pl_PL').l10n_pl_ksef_problems_html)
+
+    def test_schema_directory_parameter_and_clear_error_when_unavailable(self):
+        from unittest.mock import patch
+        moves = self.env['account.move']
+        default = str(fa3.default_schema_dir())
+        self.env['ir.config_parameter'].set_param('l10n_pl_ksef.schema_dir', default)
+        self.assertEqual(moves._l10n_pl_ksef_schema_dir(), default)
+        self.env['ir.config_parameter'].set_param('l10n_pl_ksef.schema_dir', False)
+        with patch.object(fa3, 'default_schema_dir', side_effect=fa3.SchemaNotFound('none here')), \
+                patch.object(fa3.schema, 'is_complete', return_value=False), \
+                patch.object(fa3.schema, 'download_schemas', side_effect=fa3.SchemaNotFound('offline')) as download:
+            with self.assertRaisesRegex(UserError, 'l10n_pl_ksef.schema_dir'):
+                moves._l10n_pl_ksef_schema_dir()
+        self.assertTrue(download.call_args.args[0].endswith('l10n_pl_ksef/fa3'), 'cached in the data directory')
