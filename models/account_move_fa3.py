@@ -137,7 +137,8 @@ class AccountMove(models.Model):
             nip=identifiers.normalize_nip(company.vat),
             name=_clip(company.name, LINE_TEXT_MAX),
             address=self._l10n_pl_ksef_fa3_address(company.partner_id),
-            eu_prefix='PL' if any(code in ('0 WDT',) for code in self._l10n_pl_ksef_rate_codes()) else None,
+            # the seller's EU VAT prefix matters where the buyer needs it: intra-Community goods and services
+            eu_prefix='PL' if self._l10n_pl_ksef_rate_codes() & {'0 WDT', 'np II'} else None,
             contacts=self._l10n_pl_ksef_fa3_contacts(company.partner_id),
         )
 

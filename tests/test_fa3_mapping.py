@@ -251,3 +251,22 @@ class TestFa3Mapping(L10nPlKsefTestCommon):
         self.assertEqual(invoices[second].seller.nip, '7740001454')
         self.assertEqual(invoices[second].body.totals.net_basic, D('50.00'))
         self.fa3_of(second)
+
+    def test_rounding_method_of_the_company_is_honoured(self):
+        lines = [(0.33, 1, 'vs_kraj_23')] * 3
+        self.company.tax_calculation_rounding_method = 'round_per_line'
+        per_line = self.post_invoice(self.buyer_pl, lines)
+        self.company.tax_calculation_rounding_method = 'round_globally'
+        globally = self.post_invoice(self.buyer_pl, lines)
+        for move, vat in ((per_line, D('0.24')), (globally, D('0.23'))):
+            invoice, root = self.fa3_of(move)
+            self.assertEqual(D(self.text(root, 'f:Fa/f:P_14_1')), vat)
+            self.assertEqual(D(self.text(root, 'f:Fa/f:P_15')), D(move.amount_total))
+
+    def test_discount_and_units(self):
+        move = self.post_invoice(self.buyer_pl, [(200, 3, 'vs_kraj_23', {'discount': 10})])
+        invoice, root = self.fa3_of(move)
+        line = invoice.body.lines[0]
+        self.assertEqual((line.quantity, line.unit_price_net, line.discount, line.net),
+                         (D('3'), D('200'), D('60.00'), D('540.00')))
+        self.assertEqual(line.unit, move.invoice_line_ids.product_uom_id.name)
