@@ -211,7 +211,11 @@ class AccountMove(models.Model):
         if alerts:
             return [alert['message'] for alert in alerts.values()]
         invoice = self._l10n_pl_ksef_get_fa3_invoices()[self]
-        return [self._l10n_pl_ksef_format_problem(p) for p in self._l10n_pl_ksef_fa3_problems(invoice)]
+        try:
+            problems = self._l10n_pl_ksef_fa3_problems(invoice)
+        except UserError as error:   # no schema available: say so instead of breaking the form
+            return [error.args[0]]
+        return [self._l10n_pl_ksef_format_problem(p) for p in problems]
 
     # ------------------------------------------------------------------------------------------------
     # Actions
