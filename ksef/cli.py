@@ -125,6 +125,24 @@ def cmd_demo(args):
     return 1 if failures else 0
 
 
+def cmd_emulator(args):
+    """Run the local KSeF 2.0 emulator (loopback by default)."""
+    from werkzeug.serving import run_simple
+    from .emulator import create_app
+    if args.list_operations:
+        app = create_app(schema_dir=args.schema_dir)
+        for method, template in app.implemented_operations:
+            print(f'{method} {template}')
+        return 0
+    base_url = f'http://{args.host}:{args.port}'
+    app = create_app(base_url=base_url, schema_dir=args.schema_dir, auth_delay=args.auth_delay,
+                     invoice_delay=args.invoice_delay)
+    app.service.clock.speed = args.clock_speed
+    print(f'KSeF emulator on {base_url}/v2 (clock speed x{args.clock_speed}); Ctrl+C stops it', flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='python -m ksef', description='KSeF 2.0 tools of l10n_pl_ksef')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -144,6 +162,16 @@ def build_parser():
     check = sub.add_parser('check-number', help='check a KSeF number, NIP or internal ID')
     check.add_argument('number')
     check.set_defaults(func=cmd_check_number)
+
+    emulator = sub.add_parser('emulator', help='run the local KSeF 2.0 emulator')
+    emulator.add_argument('--host', default='127.0.0.1')
+    emulator.add_argument('--port', type=int, default=8765)
+    emulator.add_argument('--schema-dir')
+    emulator.add_argument('--clock-speed', type=float, default=1.0, help='emulated seconds per real second')
+    emulator.add_argument('--auth-delay', type=float, default=0.5, help='seconds until an authentication is final')
+    emulator.add_argument('--invoice-delay', type=float, default=1.0, help='seconds until an invoice is processed')
+    emulator.add_argument('--list-operations', action='store_true', help='print the implemented operations and exit')
+    emulator.set_defaults(func=cmd_emulator)
 
     demo = sub.add_parser('demo', help='demonstrate the FA(3) engine on sample invoices')
     demo.add_argument('--schema-dir')

@@ -1,0 +1,165 @@
+"""The emulator as a Werkzeug WSGI application: routes, rate limits, faults on demand."""
+import time
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.wrappers import Request, Response
+
+from ..limits import GROUPS, UNAUTHENTICATED, SlidingWindowCounter, group_of
+from .http import ApiError, Router, error_response, json_response
+from .service import KsefService
+from .state import iso
+
+API_PREFIX = '/v2'
+
+
+class Faults:
+    """Faults injected on demand through POST /_emulator/faults."""
+
+    def __init__(self):
+        self.status = None          # e.g. 503 or 550 for the next `count` API requests
+        self.count = 0
+        self.path_prefix = ''
+        self.latency = 0.0          # seconds added to every API request
+        self.drop = 0               # close the next `drop` connections without an answer
+
+    def configure(self, data):
+        self.status = data.get('status')
+        self.count = int(data.get('count', 1 if self.status else 0))
+        self.path_prefix = data.get('pathPrefix', '')
+        self.latency = float(data.get('latency', 0))
+        self.drop = int(data.get('drop', 0))
+
+
+class EmulatorApp:
+    def __init__(self, service=None, enforce_limits=True, base_url='http://127.0.0.1'):
+        self.service = service or KsefService(base_url=base_url + API_PREFIX)
+        self.enforce_limits = enforce_limits
+        self.counter = SlidingWindowCounter()
+        self.faults = Faults()
+        self.router = Router()
+        self._routes()
+
+    def _routes(self):
+        s = self.service
+        api = [
+            ('GET', '/security/public-key-certificates', s.public_key_certificates),
+            ('POST', '/auth/challenge', s.challenge),
+            ('POST', '/auth/ksef-token', s.ksef_token),
+            ('GET', '/auth/{referenceNumber}', s.auth_status),
+            ('POST', '/auth/token/redeem', s.redeem),
+            ('POST', '/auth/token/refresh', s.refresh),
+            ('POST', '/sessions/online', s.open_online_session),
+            ('POST', '/sessions/online/{referenceNumber}/invoices', s.send_invoice),
+            ('POST', '/sessions/online/{referenceNumber}/close', s.close_online_session),
+            ('GET', '/sessions/{referenceNumber}', s.session_status),
+            ('GET', '/sessions/{referenceNumber}/invoices', s.session_invoices),
+            ('GET', '/sessions/{referenceNumber}/invoices/failed', s.session_failed_invoices),
+            ('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}', s.invoice_status),
+            ('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo', s.upo_of_invoice),
+            ('GET', '/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo', s.upo_of_ksef_number),
+            ('GET', '/sessions/{referenceNumber}/upo/{upoReferenceNumber}', s.session_upo),
+            ('GET', '/invoices/ksef/{ksefNumber}', s.download_invoice),
+            ('GET', '/rate-limits', s.rate_limits),
+        ]
+        for method, template, handler in api:
+            self.router.add(method, API_PREFIX + template, handler)
+        admin = [
+            ('POST', '/_emulator/tokens', s.admin_create_token),
+            ('POST', '/_emulator/clock', s.admin_clock),
+            ('POST', '/_emulator/keys/rotate', s.admin_rotate_keys),
+            ('POST', '/_emulator/faults', self.admin_faults),
+            ('GET', API_PREFIX + '/_emulator/upo/{invoiceReference}',
+             lambda request, invoiceReference: s.upo_by_url(invoice_reference=invoiceReference)),
+            ('GET', API_PREFIX + '/_emulator/session-upo/{sessionReference}',
+             lambda request, sessionReference: s.upo_by_url(session_reference=sessionReference)),
+        ]
+        for method, template, handler in admin:
+            self.router.add(method, template, handler)
+
+    @property
+    def implemented_operations(self):
+        return sorted((method, template[len(API_PREFIX):]) for method, template, _h in self.router.handlers.values()
+                      if template.startswith(API_PREFIX) and '/_emulator/' not in template)
+
+    def admin_faults(self, request):
+        from .http import read_json
+        self.faults.configure(read_json(request))
+        return 200, {'status': self.faults.status, 'count': self.faults.count}
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except _DropConnection:
+            # a dropped connection: no status line at all (the server closes the socket)
+            raise
+        return response(environ, start_response)
+
+    def dispatch(self, request):
+        service = self.service
+        with service.lock:
+            now_iso = iso(service.clock.now())
+        try:
+            (method, template, handler), params = self.router.match(request.environ)
+        except NotFound:
+            return error_response(ApiError(404, description=f'No such path: {request.path}'), request, now_iso, request.path)
+        except MethodNotAllowed:
+            return error_response(ApiError(405, description='Method not allowed'), request, now_iso, request.path)
+        except HTTPException as exc:
+            return error_response(ApiError(exc.code or 400, description=str(exc)), request, now_iso, request.path)
+        is_api = template.startswith(API_PREFIX) and '/_emulator/' not in template
+        try:
+            if is_api:
+                self._apply_faults(request)
+            with service.lock:
+                if is_api and self.enforce_limits:
+                    self._rate_limit(request, method, template[len(API_PREFIX):])
+                result = handler(request, **params)
+        except ApiError as error:
+            return error_response(error, request, now_iso, request.path)
+        return self._respond(result)
+
+    def _apply_faults(self, request):
+        faults = self.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        if faults.drop and request.path.startswith(API_PREFIX + faults.path_prefix):
+            faults.drop -= 1
+            raise _DropConnection()
+        if faults.status and faults.count > 0 and request.path.startswith(API_PREFIX + faults.path_prefix):
+            faults.count -= 1
+            raise ApiError(faults.status, description='Injected fault: the service is unavailable.')
+
+    def _rate_limit(self, request, method, template):
+        group = group_of(method, template)
+        ip = request.remote_addr or '127.0.0.1'
+        if group is None:
+            key, limit = ('ip', ip), UNAUTHENTICATED
+        else:
+            try:
+                context, _auth = self.service.context_of_request(request)
+            except ApiError:
+                return  # no valid token: the handler answers 401, nothing to count
+            key, limit = (group, context, ip), GROUPS[group]
+        wait = self.counter.hit(key, limit, self.service.clock.seconds())
+        if wait:
+            raise ApiError(429, description=f'Przekroczono limit żądań w grupie {group or "unauthenticated"}. '
+                                            f'Spróbuj ponownie za {wait:.0f} s.', retry_after=wait)
+
+    @staticmethod
+    def _respond(result):
+        status, body = result[0], result[1]
+        if isinstance(body, tuple) and body and body[0] == 'xml':
+            _kind, data, headers = body
+            return Response(data, status=status, headers=headers, content_type='application/xml')
+        return json_response(status, body)
+
+
+class _DropConnection(Exception):
+    pass
+
+
+def create_app(base_url='http://127.0.0.1', **service_options):
+    from .service import Options
+    service = KsefService(options=Options(**service_options), base_url=base_url + API_PREFIX)
+    return EmulatorApp(service, base_url=base_url)

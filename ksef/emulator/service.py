@@ -1,0 +1,572 @@
+"""The KSeF 2.0 behaviour the emulator implements (see doc/emulator.md for the covered operations)."""
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+
+from cryptography.x509 import KeyUsage
+from cryptography.x509.oid import NameOID
+
+from .. import crypto, identifiers
+from ..fa3 import safe, schema
+from ..fa3.model import FORM_CODE, NAMESPACE
+from .http import ApiError, bad_request, read_json, require
+from .state import (
+    Authentication, Challenge, Clock, Invoice, KsefToken, PublicKey, Session, State, iso, reference_number,
+)
+from . import upo
+
+CHALLENGE_LIFE = datetime.timedelta(minutes=10)
+OPERATION_TOKEN_LIFE = datetime.timedelta(minutes=45)
+ACCESS_TOKEN_LIFE = datetime.timedelta(minutes=15)
+REFRESH_TOKEN_LIFE = datetime.timedelta(days=7)
+SESSION_LIFE = datetime.timedelta(hours=12)
+CONTEXT_TYPES = ('Nip', 'InternalId', 'NipVatUe', 'PeppolId')
+VALIDATION = 'Błąd walidacji danych wejściowych.'
+INVOICE_STATUS = {
+    100: 'Faktura przyjęta do dalszego przetwarzania', 150: 'Trwa przetwarzanie', 200: 'Sukces',
+    410: 'Nieprawidłowy zakres uprawnień', 415: 'Brak możliwości wysyłania faktury z załącznikiem',
+    440: 'Duplikat faktury', 450: 'Błąd weryfikacji semantyki dokumentu faktury',
+}
+
+
+class Options:
+    """Tunable behaviour: processing delays (emulated seconds) and the schema directory."""
+
+    def __init__(self, auth_delay=0.5, invoice_delay=1.0, schema_dir=None, validate_nip_checksums=False):
+        self.auth_delay = auth_delay
+        self.invoice_delay = invoice_delay
+        self.schema_dir = schema_dir
+        self.validate_nip_checksums = validate_nip_checksums   # PRD does, TEST does not
+
+
+class KsefService:
+    def __init__(self, clock=None, options=None, base_url='http://127.0.0.1'):
+        self.clock = clock or Clock()
+        self.options = options or Options()
+        self.base_url = base_url.rstrip('/')
+        self.state = State()
+        self.lock = threading.RLock()
+        self._jwt_secret = secrets.token_bytes(32)
+        self._ca_key = crypto.generate_rsa_key()
+        self.rotate_keys()
+
+    # --- keys --------------------------------------------------------------------------------------
+
+    def rotate_keys(self, keep_old=False):
+        """New MF-like key pairs for both usages; without keep_old the previous ones are withdrawn at once
+        (emergency rotation: clients that still send the old publicKeyId get 21470)."""
+        now = self.clock.now()
+        if not keep_old:
+            for key in self.state.keys:
+                key.withdrawn = True
+        for usage in ('KsefTokenEncryption', 'SymmetricKeyEncryption'):
+            private_key = crypto.generate_rsa_key()
+            certificate = crypto.self_signed_certificate(
+                private_key, [(NameOID.COMMON_NAME, 'Ministerstwo Finansów'), (NameOID.COUNTRY_NAME, 'PL'),
+                              (NameOID.ORGANIZATION_NAME, 'KSeF emulator')],
+                now - datetime.timedelta(days=1), now + datetime.timedelta(days=730),
+                issuer_key=self._ca_key, issuer_name=None,
+                key_usage=KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=True,
+                                   data_encipherment=True, key_agreement=False, key_cert_sign=False,
+                                   crl_sign=False, encipher_only=False, decipher_only=False))
+            self.state.keys.append(PublicKey(usage, private_key, certificate, now - datetime.timedelta(days=1),
+                                             now + datetime.timedelta(days=730)))
+
+    def _key_for(self, usage, public_key_id):
+        candidates = [k for k in self.state.keys if k.usage == usage and not k.withdrawn]
+        if public_key_id:
+            for key in self.state.keys:
+                if key.usage == usage and key.public_key_id == public_key_id:
+                    if key.withdrawn:
+                        break
+                    return key
+            raise bad_request(21470, 'Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.',
+                              f'Klucz o identyfikatorze {public_key_id} nie jest wspierany.')
+        return max(candidates, key=lambda k: k.valid_from)
+
+    def public_key_certificates(self, request):
+        return 200, [key.as_json() for key in self.state.keys if not key.withdrawn]
+
+    # --- tokens (JWT-like, HMAC-signed) ---------------------------------------------------------------
+
+    def _jwt(self, claims):
+        def part(data):
+            return crypto.b64url(json.dumps(data, separators=(',', ':')).encode())
+        head = f'{part({"alg": "HS256", "typ": "JWT"})}.{part(claims)}'
+        signature = hmac.new(self._jwt_secret, head.encode(), hashlib.sha256).digest()
+        return f'{head}.{crypto.b64url(signature)}'
+
+    def _claims(self, token):
+        try:
+            head, payload, signature = token.split('.')
+            expected = hmac.new(self._jwt_secret, f'{head}.{payload}'.encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(crypto.b64url(expected), signature):
+                return None
+            return json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))
+        except (ValueError, TypeError):
+            return None
+
+    def _bearer(self, request, token_type):
+        header = request.headers.get('Authorization', '')
+        if not header.startswith('Bearer '):
+            raise ApiError(401, description='Brak tokena dostępu (nagłówek Authorization: Bearer).')
+        claims = self._claims(header[7:].strip())
+        now = self.clock.now().timestamp()
+        if not claims or claims.get('token-type') != token_type:
+            raise ApiError(401, description='Nieprawidłowy token.')
+        if claims['exp'] < now:
+            raise ApiError(401, description='Token wygasł.')
+        auth = self.state.authentications.get(claims['ref'])
+        if auth is None:
+            raise ApiError(401, description='Nieprawidłowy token.')
+        if token_type == 'RefreshToken' and (auth.terminated or auth.refresh_token != header[7:].strip()):
+            raise ApiError(401, description='Token odświeżający został unieważniony.')
+        return auth, claims
+
+    def context_of_request(self, request):
+        """(context, authentication) of a request with a valid access token, for rate limiting."""
+        auth, _claims = self._bearer(request, 'ContextToken')
+        return f'{auth.context_type}:{auth.context_value}', auth
+
+    def _access_token(self, auth):
+        valid_until = self.clock.now() + ACCESS_TOKEN_LIFE
+        token = self._jwt({'token-type': 'ContextToken', 'ref': auth.reference_number,
+                           'context-identifier-type': auth.context_type, 'context-identifier-value': auth.context_value,
+                           'jti': secrets.token_hex(8), 'exp': int(valid_until.timestamp())})
+        return {'token': token, 'validUntil': iso(valid_until)}
+
+    # --- authentication -------------------------------------------------------------------------------
+
+    def challenge(self, request):
+        now = self.clock.now()
+        head = f'{now:%Y%m%d}-CR-{secrets.token_hex(5).upper()}-{secrets.token_hex(5).upper()}'
+        value = f'{head}-{identifiers.ksef_number_checksum(head)}'
+        timestamp_ms = int(now.timestamp() * 1000)
+        self.state.challenges[value] = Challenge(value, now, timestamp_ms)
+        return 200, {'challenge': value, 'timestamp': iso(now), 'timestampMs': timestamp_ms,
+                     'clientIp': request.remote_addr or '127.0.0.1'}
+
+    def _take_challenge(self, value):
+        challenge = self.state.challenges.get(value)
+        if challenge is None or challenge.used or self.clock.now() - challenge.timestamp > CHALLENGE_LIFE:
+            raise bad_request(21111, 'Nieprawidłowe wyzwanie autoryzacyjne.')
+        challenge.used = True
+        return challenge
+
+    def ksef_token(self, request):
+        data = read_json(request)
+        require(data, 'challenge', 'contextIdentifier', 'encryptedToken')
+        context = data['contextIdentifier']
+        if not isinstance(context, dict) or context.get('type') not in CONTEXT_TYPES or not context.get('value'):
+            raise bad_request(21405, VALIDATION, 'contextIdentifier: type must be one of Nip, InternalId, NipVatUe, PeppolId')
+        key = self._key_for('KsefTokenEncryption', data.get('publicKeyId'))
+        challenge = self._take_challenge(data['challenge'])
+        now = self.clock.now()
+        status = self._check_token(key, data['encryptedToken'], challenge, context)
+        auth = self._new_authentication('Token', 'Token', context, status[0], status[1], now)
+        return 202, {'referenceNumber': auth.reference_number,
+                     'authenticationToken': {'token': auth.operation_token,
+                                             'validUntil': iso(now + OPERATION_TOKEN_LIFE)}}
+
+    def _check_token(self, key, encrypted, challenge, context):
+        """((code, description, details), token) — decided now, shown when polled after the delay."""
+        try:
+            plain = crypto.rsa_oaep_decrypt(key.private_key, crypto.unb64(encrypted)).decode('utf-8')
+            secret, timestamp = plain.rsplit('|', 1)
+        except (ValueError, TypeError):
+            return (450, 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
+                    ['Nieprawidłowe szyfrowanie tokena.']), None
+        if timestamp != str(challenge.timestamp_ms):
+            return (450, 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
+                    ['Nieprawidłowy czas tokena.']), None
+        token = self.state.tokens.get(secret)
+        if token is None or token.status != 'Active':
+            return (450, 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu',
+                    ['Nieprawidłowy token.' if token is None else 'Token nieaktywny.']), None
+        if (token.context_type, token.context_value) != (context['type'], context['value']):
+            return (415, 'Uwierzytelnianie zakończone niepowodzeniem z powodu braku przypisanych uprawnień', []), None
+        token.last_use = self.clock.now()
+        return (200, 'Uwierzytelnianie zakończone sukcesem', []), token
+
+    def _new_authentication(self, method, category, context, status, token, now):
+        ref = reference_number(now, 'AU')
+        auth = Authentication(
+            reference_number=ref, started=now, method=method, category=category,
+            context_type=context['type'], context_value=context['value'],
+            subject={'type': 'Token', 'value': token.reference_number} if token else {},
+            permissions=list(token.permissions) if token else [], final_status=status,
+            ready_at=now + datetime.timedelta(seconds=self.options.auth_delay),
+            token_reference=token.reference_number if token else None)
+        auth.operation_token = self._jwt({'token-type': 'OperationToken', 'ref': ref,
+                                          'exp': int((now + OPERATION_TOKEN_LIFE).timestamp())})
+        self.state.authentications[ref] = auth
+        return auth
+
+    def _auth_status(self, auth):
+        if self.clock.now() < auth.ready_at:
+            return {'code': 100, 'description': 'Uwierzytelnianie w toku', 'details': []}
+        code, description, details = auth.final_status
+        return {'code': code, 'description': description, 'details': details}
+
+    def auth_status(self, request, referenceNumber):
+        auth, _claims = self._bearer(request, 'OperationToken')
+        if auth.reference_number != referenceNumber:
+            raise ApiError(403, description='Token nie dotyczy tej operacji.', reason_code='insufficient-resource-access')
+        body = {'startDate': iso(auth.started), 'authenticationMethod': auth.method,
+                'authenticationMethodInfo': {'category': auth.category, 'code': f'{auth.category}.{auth.method}',
+                                             'displayName': auth.method},
+                'status': self._auth_status(auth), 'isTokenRedeemed': auth.redeemed}
+        if auth.last_refresh:
+            body['lastTokenRefreshDate'] = iso(auth.last_refresh)
+        if auth.refresh_valid_until:
+            body['refreshTokenValidUntil'] = iso(auth.refresh_valid_until)
+        return 200, body
+
+    def redeem(self, request):
+        auth, _claims = self._bearer(request, 'OperationToken')
+        if auth.redeemed:
+            raise bad_request(21301, 'Brak autoryzacji.', 'Tokeny zostały już pobrane.')
+        if self._auth_status(auth)['code'] != 200:
+            raise bad_request(21301, 'Brak autoryzacji.', 'Status uwierzytelniania nie pozwala na pobranie tokenów.')
+        auth.redeemed = True
+        now = self.clock.now()
+        auth.refresh_valid_until = now + REFRESH_TOKEN_LIFE
+        auth.refresh_token = self._jwt({'token-type': 'RefreshToken', 'ref': auth.reference_number,
+                                        'jti': secrets.token_hex(8), 'exp': int(auth.refresh_valid_until.timestamp())})
+        return 200, {'accessToken': self._access_token(auth),
+                     'refreshToken': {'token': auth.refresh_token, 'validUntil': iso(auth.refresh_valid_until)}}
+
+    def refresh(self, request):
+        auth, _claims = self._bearer(request, 'RefreshToken')
+        auth.last_refresh = self.clock.now()
+        return 200, {'accessToken': self._access_token(auth)}
+
+    def _require_permission(self, auth, *any_of):
+        if not set(any_of) & set(auth.permissions):
+            raise ApiError(403, description='Brak uprawnień do wykonania operacji.', reason_code='missing-permissions',
+                           extra={'requiredAnyOfPermissions': list(any_of), 'presentPermissions': auth.permissions})
+
+    # --- online sessions ---------------------------------------------------------------------------
+
+    def open_online_session(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceWrite', 'EnforcementOperations')
+        data = read_json(request)
+        require(data, 'formCode', 'encryption')
+        form, encryption = data['formCode'], data['encryption']
+        if not isinstance(form, dict) or {k: form.get(k) for k in FORM_CODE} != FORM_CODE:
+            raise bad_request(21405, VALIDATION, f'Nieobsługiwany kod formularza: {form}')
+        if not isinstance(encryption, dict):
+            raise bad_request(21405, VALIDATION, 'encryption must be an object')
+        require(encryption, 'encryptedSymmetricKey', 'initializationVector')
+        key = self._key_for('SymmetricKeyEncryption', encryption.get('publicKeyId'))
+        try:
+            aes_key = crypto.rsa_oaep_decrypt(key.private_key, crypto.unb64(encryption['encryptedSymmetricKey']))
+            iv = crypto.unb64(encryption['initializationVector'])
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'Nie można odszyfrować klucza symetrycznego.') from None
+        if len(aes_key) != 32 or len(iv) != 16:
+            raise bad_request(21405, VALIDATION, 'Klucz AES musi mieć 256 bitów, a wektor IV 16 bajtów.')
+        now = self.clock.now()
+        session = Session(reference_number(now, 'SO'), 'Online', auth.context_type, auth.context_value,
+                          auth.reference_number, dict(form), aes_key, iv, now, now + SESSION_LIFE, now)
+        self.state.sessions[session.reference_number] = session
+        return 201, {'referenceNumber': session.reference_number, 'validUntil': iso(session.valid_until)}
+
+    def _own_session(self, auth, reference, kind=None):
+        session = self.state.sessions.get(reference)
+        if session is None or (session.context_type, session.context_value) != (auth.context_type, auth.context_value) \
+                or (kind and session.kind != kind):
+            raise bad_request(21173, 'Brak sesji o wskazanym numerze referencyjnym.', reference)
+        return session
+
+    def send_invoice(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceWrite', 'EnforcementOperations')
+        session = self._own_session(auth, referenceNumber, 'Online')
+        now = self.clock.now()
+        if session.closed_at or now > session.valid_until:
+            raise bad_request(21180, 'Status sesji nie pozwala na wykonanie operacji.', referenceNumber)
+        data = read_json(request)
+        require(data, 'invoiceHash', 'invoiceSize', 'encryptedInvoiceHash', 'encryptedInvoiceSize',
+                'encryptedInvoiceContent')
+        try:
+            encrypted = crypto.unb64(data['encryptedInvoiceContent'])
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'encryptedInvoiceContent is not base64') from None
+        if data['encryptedInvoiceSize'] != len(encrypted):
+            raise bad_request(21402, 'Nieprawidłowy rozmiar pliku.', 'encryptedInvoiceSize')
+        if data['encryptedInvoiceHash'] != crypto.sha256_b64(encrypted):
+            raise bad_request(21403, 'Nieprawidłowy skrót pliku.', 'encryptedInvoiceHash')
+        try:
+            plain = crypto.aes_decrypt(session.key, session.iv, encrypted)
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'Nie można odszyfrować faktury.') from None
+        if data['invoiceSize'] != len(plain):
+            raise bad_request(21402, 'Nieprawidłowy rozmiar pliku.', 'invoiceSize')
+        if data['invoiceHash'] != crypto.sha256_b64(plain):
+            raise bad_request(21403, 'Nieprawidłowy skrót pliku.', 'invoiceHash')
+        invoice = self._accept(session, plain, data['invoiceHash'], bool(data.get('offlineMode')), now,
+                               data.get('hashOfCorrectedInvoice'))
+        session.updated = now
+        return 202, {'referenceNumber': invoice.reference_number}
+
+    def _accept(self, session, xml, invoice_hash, offline_mode, now, hash_of_corrected=None, file_name=None):
+        invoice = Invoice(ordinal=len(session.invoices) + 1, reference_number=reference_number(now, 'EE'),
+                          session_reference=session.reference_number, invoice_hash=invoice_hash, received=now,
+                          ready_at=now + datetime.timedelta(seconds=self.options.invoice_delay), final_status=None,
+                          offline_mode=offline_mode, file_name=file_name, hash_of_corrected=hash_of_corrected,
+                          context_type=session.context_type, context_value=session.context_value)
+        invoice.final_status = self._verify(invoice, xml, session)
+        session.invoices.append(invoice)
+        return invoice
+
+    def _verify(self, invoice, xml, session):
+        """Decide the invoice's outcome at once (shown when polled after the processing delay)."""
+        root, problems = safe.load(xml)
+        if root is None:
+            return 450, INVOICE_STATUS[450], [p.message for p in problems], None
+        xsd = schema.xsd_problems(root, self.options.schema_dir)
+        if xsd:
+            return 450, INVOICE_STATUS[450], [f'{p.path}: {p.message}' for p in xsd[:20]], None
+        ns = {'f': NAMESPACE}
+        seller_nip = root.findtext('f:Podmiot1/f:DaneIdentyfikacyjne/f:NIP', namespaces=ns)
+        number = root.findtext('f:Fa/f:P_2', namespaces=ns)
+        kind = root.findtext('f:Fa/f:RodzajFaktury', namespaces=ns)
+        issue_date = datetime.date.fromisoformat(root.findtext('f:Fa/f:P_1', namespaces=ns))
+        invoice.seller_nip, invoice.invoice_number, invoice.invoice_type, invoice.issue_date = \
+            seller_nip, number, kind, issue_date
+        if self.options.validate_nip_checksums and identifiers.check_nip(seller_nip):
+            return 450, INVOICE_STATUS[450], ['Nieprawidłowy NIP sprzedawcy.'], None
+        if session.context_value.split('-')[0] != seller_nip:
+            return 410, INVOICE_STATUS[410], [f'Kontekst {session.context_value} nie może wystawiać faktur '
+                                              f'sprzedawcy {seller_nip}.'], None
+        if session.kind == 'Online' and root.find('f:Zalacznik', ns) is not None:
+            return 415, INVOICE_STATUS[415], ['Faktury z załącznikiem przyjmowane są wyłącznie w sesji wsadowej.'], None
+        original = self.state.duplicates.get((seller_nip, kind, number))
+        if original is not None:
+            return 440, INVOICE_STATUS[440], [f'Duplikat faktury. Faktura o numerze KSeF: {original.ksef_number} '
+                                              'została już prawidłowo przesłana do systemu.'], {
+                'originalSessionReferenceNumber': original.session_reference,
+                'originalKsefNumber': original.ksef_number}
+        invoice.xml = xml
+        moment = invoice.received
+        head = f'{seller_nip}-{moment:%Y%m%d}-{secrets.token_hex(6).upper()}'
+        invoice.ksef_number = f'{head}-{identifiers.ksef_number_checksum(head)}'
+        invoice.acquisition = invoice.ready_at
+        invoice.permanent_storage = invoice.ready_at + datetime.timedelta(seconds=self.options.invoice_delay)
+        # KSeF marks an invoice Offline itself when its issue date is before the day it was received
+        invoice.invoicing_mode = 'Offline' if invoice.offline_mode or issue_date < moment.date() else 'Online'
+        invoice.parties = _parties(root, ns)
+        self.state.duplicates[(seller_nip, kind, number)] = invoice
+        self.state.invoices_by_ksef_number[invoice.ksef_number] = invoice
+        return 200, INVOICE_STATUS[200], [], None
+
+    def close_online_session(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        session = self._own_session(auth, referenceNumber, 'Online')
+        if session.closed_at:
+            raise bad_request(21180, 'Status sesji nie pozwala na wykonanie operacji.', referenceNumber)
+        session.closed_at = session.updated = self.clock.now()
+        return 204, None
+
+    # --- statuses and UPO --------------------------------------------------------------------------
+
+    def _invoice_status(self, invoice):
+        now = self.clock.now()
+        body = {'ordinalNumber': invoice.ordinal, 'referenceNumber': invoice.reference_number,
+                'invoiceHash': invoice.invoice_hash, 'invoicingDate': iso(invoice.received)}
+        if invoice.invoice_number:
+            body['invoiceNumber'] = invoice.invoice_number
+        if invoice.file_name:
+            body['invoiceFileName'] = invoice.file_name
+        if not invoice.is_final(now):
+            code = 100 if now < invoice.received + (invoice.ready_at - invoice.received) / 2 else 150
+            body['status'] = {'code': code, 'description': INVOICE_STATUS[code]}
+            return body
+        code, description, details, extensions = invoice.final_status
+        body['status'] = {'code': code, 'description': description}
+        if details:
+            body['status']['details'] = details
+        if extensions:
+            body['status']['extensions'] = extensions
+        if code == 200:
+            body.update({'ksefNumber': invoice.ksef_number, 'acquisitionDate': iso(invoice.acquisition),
+                         'invoicingMode': invoice.invoicing_mode,
+                         'upoDownloadUrl': f'{self.base_url}/_emulator/upo/{invoice.reference_number}',
+                         'upoDownloadUrlExpirationDate': iso(now + datetime.timedelta(days=3))})
+            if now >= invoice.permanent_storage:
+                body['permanentStorageDate'] = iso(invoice.permanent_storage)
+        return body
+
+    def _session_for_reading(self, request, reference):
+        _context, auth = self.context_of_request(request)
+        return self._own_session(auth, reference)
+
+    def invoice_status(self, request, referenceNumber, invoiceReferenceNumber):
+        session = self._session_for_reading(request, referenceNumber)
+        for invoice in session.invoices:
+            if invoice.reference_number == invoiceReferenceNumber:
+                return 200, self._invoice_status(invoice)
+        raise bad_request(21405, VALIDATION, f'Brak faktury {invoiceReferenceNumber} w sesji.')
+
+    def session_invoices(self, request, referenceNumber, failed_only=False):
+        session = self._session_for_reading(request, referenceNumber)
+        try:
+            page_size = int(request.args.get('pageSize', 10))
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'pageSize must be an integer') from None
+        if not 10 <= page_size <= 1000:
+            raise bad_request(21405, VALIDATION, 'pageSize must be between 10 and 1000')
+        statuses = [self._invoice_status(invoice) for invoice in session.invoices]
+        if failed_only:
+            statuses = [s for s in statuses if s['status']['code'] >= 400]
+        start = _continuation_offset(request.headers.get('x-continuation-token'))
+        page = statuses[start:start + page_size]
+        body = {'invoices': page}
+        if start + page_size < len(statuses):
+            body['continuationToken'] = crypto.b64(f'offset:{start + page_size}'.encode())
+        return 200, body
+
+    def session_failed_invoices(self, request, referenceNumber):
+        return self.session_invoices(request, referenceNumber, failed_only=True)
+
+    def session_status(self, request, referenceNumber):
+        session = self._session_for_reading(request, referenceNumber)
+        now = self.clock.now()
+        statuses = [self._invoice_status(invoice)['status']['code'] for invoice in session.invoices]
+        body = {'dateCreated': iso(session.created), 'dateUpdated': iso(session.updated),
+                'invoiceCount': len(statuses), 'successfulInvoiceCount': statuses.count(200),
+                'failedInvoiceCount': len([c for c in statuses if c >= 400])}
+        if not session.closed_at:
+            body['status'] = {'code': 100, 'description': 'Sesja interaktywna otwarta'}
+            body['validUntil'] = iso(session.valid_until)
+        elif not session.invoices:
+            body['status'] = {'code': 440, 'description': 'Sesja anulowana', 'details': ['Nie przesłano faktur.']}
+        elif any(code < 200 for code in statuses):
+            body['status'] = {'code': 170, 'description': 'Sesja interaktywna zamknięta'}
+        elif 200 not in statuses:
+            body['status'] = {'code': 445, 'description': 'Błąd weryfikacji, brak poprawnych faktur'}
+        else:
+            body['status'] = {'code': 200, 'description': 'Sesja interaktywna przetworzona pomyślnie'}
+            if session.upo_reference is None:
+                session.upo_reference = reference_number(now, 'UP')
+            body['upo'] = {'pages': [{'referenceNumber': session.upo_reference,
+                                      'downloadUrl': f'{self.base_url}/_emulator/session-upo/{session.reference_number}',
+                                      'downloadUrlExpirationDate': iso(now + datetime.timedelta(days=3))}]}
+        return 200, body
+
+    def _accepted(self, session):
+        now = self.clock.now()
+        return [i for i in session.invoices if i.is_final(now) and i.final_status[0] == 200]
+
+    def upo_of_invoice(self, request, referenceNumber, invoiceReferenceNumber):
+        session = self._session_for_reading(request, referenceNumber)
+        for invoice in self._accepted(session):
+            if invoice.reference_number == invoiceReferenceNumber:
+                return self._upo_response(session, [invoice])
+        raise bad_request(21178, 'Nie znaleziono UPO dla podanych kryteriów.')
+
+    def upo_of_ksef_number(self, request, referenceNumber, ksefNumber):
+        session = self._session_for_reading(request, referenceNumber)
+        for invoice in self._accepted(session):
+            if invoice.ksef_number == ksefNumber:
+                return self._upo_response(session, [invoice])
+        raise bad_request(21178, 'Nie znaleziono UPO dla podanych kryteriów.')
+
+    def session_upo(self, request, referenceNumber, upoReferenceNumber):
+        session = self._session_for_reading(request, referenceNumber)
+        if session.upo_reference != upoReferenceNumber:
+            raise bad_request(21178, 'Nie znaleziono UPO dla podanych kryteriów.')
+        return self._upo_response(session, self._accepted(session))
+
+    def _upo_response(self, session, invoices):
+        auth = self.state.authentications.get(session.authentication_reference)
+        xml = upo.build(session, invoices, auth)
+        return 200, ('xml', xml, {'x-ms-meta-hash': crypto.sha256_b64(xml)})
+
+    def upo_by_url(self, invoice_reference=None, session_reference=None):
+        """The pre-signed download URLs (no token, no limit)."""
+        for session in self.state.sessions.values():
+            if session_reference and session.reference_number == session_reference:
+                return self._upo_response(session, self._accepted(session))
+            for invoice in self._accepted(session):
+                if invoice.reference_number == invoice_reference:
+                    return self._upo_response(session, [invoice])
+        raise ApiError(404, description='UPO not found')
+
+    # --- reading invoices ----------------------------------------------------------------------------
+
+    def download_invoice(self, request, ksefNumber):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceRead')
+        invoice = self.state.invoices_by_ksef_number.get(ksefNumber)
+        if invoice is None or not self._may_read(auth, invoice):
+            raise bad_request(21164, 'Faktura o podanym identyfikatorze nie istnieje.', ksefNumber)
+        if self.clock.now() < invoice.permanent_storage:
+            raise bad_request(21165, 'Faktura o podanym numerze KSeF nie jest jeszcze dostępna.', ksefNumber)
+        return 200, ('xml', invoice.xml, {'x-ms-meta-hash': invoice.invoice_hash})
+
+    def _may_read(self, auth, invoice):
+        value = auth.context_value
+        return (invoice.seller_nip == value.split('-')[0] or value in invoice.parties.get('Subject2', [])
+                or value in invoice.parties.get('Subject3', []))
+
+    # --- limits --------------------------------------------------------------------------------------
+
+    def rate_limits(self, request):
+        from ..limits import GROUPS
+        self.context_of_request(request)
+        return 200, {name: limit.as_dict() for name, limit in GROUPS.items()}
+
+    # --- emulator administration (not part of KSeF) -----------------------------------------------------
+
+    def admin_create_token(self, request):
+        """Mint an active KSeF token for a context (the real KSeF needs a XAdES login first)."""
+        data = read_json(request)
+        require(data, 'contextIdentifier', 'permissions')
+        context = data['contextIdentifier']
+        now = self.clock.now()
+        ref = reference_number(now, 'TK')
+        secret = f'{ref}|{context["type"].lower()}-{context["value"]}|{secrets.token_hex(32)}'
+        self.state.tokens[secret] = KsefToken(ref, secret, context['type'], context['value'],
+                                              list(data['permissions']), data.get('description', 'emulator token'),
+                                              {'type': 'Nip', 'value': context['value']}, now)
+        return 201, {'referenceNumber': ref, 'token': secret}
+
+    def admin_clock(self, request):
+        data = read_json(request)
+        if 'advanceSeconds' in data:
+            self.clock.advance(float(data['advanceSeconds']))
+        if 'speed' in data:
+            self.clock.speed = float(data['speed'])
+        return 200, {'now': iso(self.clock.now()), 'speed': self.clock.speed}
+
+    def admin_rotate_keys(self, request):
+        data = read_json(request)
+        self.rotate_keys(keep_old=bool(data.get('keepOld')))
+        return 200, {'publicKeyIds': [k.public_key_id for k in self.state.keys if not k.withdrawn]}
+
+
+def _parties(root, ns):
+    """Who may read the invoice besides the seller: Subject2 (buyer NIP), Subject3 (NIP or IDWew)."""
+    buyer = root.findtext('f:Podmiot2/f:DaneIdentyfikacyjne/f:NIP', namespaces=ns)
+    third = [value for path in ('f:Podmiot3/f:DaneIdentyfikacyjne/f:NIP', 'f:Podmiot3/f:DaneIdentyfikacyjne/f:IDWew')
+             for value in root.xpath(path + '/text()', namespaces=ns)]
+    return {'Subject2': [buyer] if buyer else [], 'Subject3': third}
+
+
+def _continuation_offset(token):
+    if not token:
+        return 0
+    try:
+        kind, value = crypto.unb64(token).decode().split(':')
+        if kind != 'offset':
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(21418, 'Przekazany token kontynuacji ma nieprawidłowy format.') from None

@@ -1,0 +1,378 @@
+"""The emulator, driven over its WSGI interface; every response is checked against open-api.json."""
+import json
+
+import pytest
+from lxml import etree
+from werkzeug.test import Client
+
+from ksef import crypto, fa3, identifiers, limits
+from ksef.emulator import API_PREFIX, create_app
+from ksef.fa3 import samples
+
+from .openapi import OpenApi
+
+SELLER = samples.SELLER_NIP
+
+
+@pytest.fixture(scope='module')
+def api(spec_dir):
+    return OpenApi(spec_dir / 'openapi' / 'open-api.json')
+
+
+class ContractClient:
+    """A werkzeug test client that validates every request and response against the OpenAPI contract."""
+
+    def __init__(self, app, api):
+        self.client, self.api, self.app = Client(app), api, app
+        self.checked = []
+
+    def call(self, method, path, body=None, token=None, headers=None, expect=None):
+        headers = dict(headers or {})
+        if token:
+            headers['Authorization'] = f'Bearer {token}'
+        template = self.api.template_of(path)
+        assert template, f'{path} is not an operation of open-api.json'
+        if body is not None:
+            schema = self.api.request_schema(method, template)
+            if schema and expect in (None, 200, 201, 202, 204):
+                assert self.api.validate(schema, body) == [], f'request to {method} {template}'
+        response = self.client.open(API_PREFIX + path, method=method, headers=headers,
+                                    data=None if body is None else json.dumps(body),
+                                    content_type='application/json' if body is not None else None)
+        if expect is not None:
+            assert response.status_code == expect, response.get_data(as_text=True)
+        schema, problem = self.api.response_schema(method, template, response.status_code,
+                                                   response.content_type or 'application/json')
+        assert problem is None, problem
+        data = response.get_data()
+        if schema is not None and response.mimetype.endswith('json'):
+            errors = self.api.validate(schema, json.loads(data))
+            assert errors == [], f'{method} {template} {response.status_code}: {errors}'
+        self.checked.append((method, template, response.status_code))
+        return response
+
+    def json(self, *args, **kwargs):
+        return json.loads(self.call(*args, **kwargs).get_data())
+
+
+@pytest.fixture()
+def emulator(api, schema_dir):
+    app = create_app(auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir))
+    return ContractClient(app, api)
+
+
+def mint_token(emulator, nip=SELLER, permissions=('InvoiceWrite', 'InvoiceRead')):
+    response = emulator.client.post('/_emulator/tokens', json={
+        'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': list(permissions)})
+    assert response.status_code == 201
+    return response.json['token']
+
+
+def public_keys(emulator):
+    keys = emulator.json('GET', '/security/public-key-certificates', expect=200)
+    by_usage = {}
+    for key in keys:
+        certificate = crypto.load_der_certificate(crypto.unb64(key['certificate']))
+        assert crypto.public_key_id(certificate.public_key()) == key['publicKeyId']
+        by_usage[key['usage'][0]] = (certificate.public_key(), key['publicKeyId'])
+    return by_usage
+
+
+def authenticate(emulator, token, nip=SELLER):
+    keys = public_keys(emulator)
+    challenge = emulator.json('POST', '/auth/challenge', expect=200)
+    public_key, key_id = keys['KsefTokenEncryption']
+    encrypted = crypto.rsa_oaep_encrypt(public_key, f'{token}|{challenge["timestampMs"]}'.encode())
+    init = emulator.json('POST', '/auth/ksef-token', {
+        'challenge': challenge['challenge'], 'contextIdentifier': {'type': 'Nip', 'value': nip},
+        'encryptedToken': crypto.b64(encrypted), 'publicKeyId': key_id}, expect=202)
+    operation = init['authenticationToken']['token']
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=operation, expect=200)
+    return init, operation, status, keys
+
+
+def login(emulator, nip=SELLER, permissions=('InvoiceWrite', 'InvoiceRead')):
+    token = mint_token(emulator, nip, permissions)
+    init, operation, status, keys = authenticate(emulator, token, nip)
+    assert status['status']['code'] == 200
+    tokens = emulator.json('POST', '/auth/token/redeem', token=operation, expect=200)
+    return tokens, keys
+
+
+def open_session(emulator, access, keys):
+    key, iv = crypto.new_session_key()
+    public_key, key_id = keys['SymmetricKeyEncryption']
+    session = emulator.json('POST', '/sessions/online', {
+        'formCode': fa3.FORM_CODE,
+        'encryption': {'encryptedSymmetricKey': crypto.b64(crypto.rsa_oaep_encrypt(public_key, key)),
+                       'initializationVector': crypto.b64(iv), 'publicKeyId': key_id}}, token=access, expect=201)
+    return session['referenceNumber'], key, iv
+
+
+def send(emulator, access, session, key, iv, xml, **extra):
+    encrypted = crypto.aes_encrypt(key, iv, xml)
+    body = {'invoiceHash': crypto.sha256_b64(xml), 'invoiceSize': len(xml),
+            'encryptedInvoiceHash': crypto.sha256_b64(encrypted), 'encryptedInvoiceSize': len(encrypted),
+            'encryptedInvoiceContent': crypto.b64(encrypted), **extra}
+    return emulator.call('POST', f'/sessions/online/{session}/invoices', body, token=access)
+
+
+def test_token_authentication_online_session_and_upo(emulator, spec_dir):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    xml = fa3.build(samples.scenarios()['vat_mixed_23_8_5'])
+    reference = json.loads(send(emulator, access, session, key, iv, xml).get_data())['referenceNumber']
+    status = emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access, expect=200)
+    assert status['status']['code'] == 200
+    assert identifiers.is_valid_ksef_number(status['ksefNumber'])
+    assert status['ksefNumber'].startswith(SELLER + '-')
+    assert status['invoiceHash'] == crypto.sha256_b64(xml)
+    assert status['invoicingMode'] == 'Offline', 'P_1 is before the sending day: KSeF marks it offline itself'
+    upo = emulator.call('GET', f'/sessions/{session}/invoices/{reference}/upo', token=access, expect=200)
+    upo_root = etree.fromstring(upo.get_data())
+    upo_schema = etree.XMLSchema(etree.parse(str(spec_dir / 'upo' / 'upo-v4-3.xsd')))
+    assert upo_schema.validate(upo_root), upo_schema.error_log
+    ns = {'u': 'http://upo.schematy.mf.gov.pl/KSeF/v4-3'}
+    assert upo_root.findtext('u:Dokument/u:NumerKSeFDokumentu', namespaces=ns) == status['ksefNumber']
+    assert upo.headers['x-ms-meta-hash'] == crypto.sha256_b64(upo.get_data())
+    emulator.call('POST', f'/sessions/online/{session}/close', token=access, expect=204)
+    session_status = emulator.json('GET', f'/sessions/{session}', token=access, expect=200)
+    assert session_status['status']['code'] == 200
+    assert session_status['successfulInvoiceCount'] == 1
+    page = session_status['upo']['pages'][0]
+    collective = emulator.call('GET', f'/sessions/{session}/upo/{page["referenceNumber"]}', token=access, expect=200)
+    assert upo_schema.validate(etree.fromstring(collective.get_data()))
+
+
+def test_invoice_processing_progresses_with_the_clock(api, schema_dir):
+    emulator = ContractClient(create_app(auth_delay=2, invoice_delay=4, schema_dir=str(schema_dir)), api)
+    token = mint_token(emulator)
+    init, operation, status, keys = authenticate(emulator, token)
+    assert status['status']['code'] == 100
+    emulator.app.service.clock.advance(3)
+    tokens = emulator.json('POST', '/auth/token/redeem', token=operation, expect=200)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    reference = json.loads(send(emulator, access, session, key, iv,
+                                fa3.build(samples.scenarios()['vat_23'])).get_data())['referenceNumber']
+    seen = []
+    for _ in range(4):
+        seen.append(emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)['status']['code'])
+        emulator.app.service.clock.advance(1.5)
+    assert seen[0] == 100 and seen[-1] == 200 and 150 in seen
+
+
+def test_duplicate_is_440_with_the_original_ksef_number(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    xml = fa3.build(samples.scenarios()['vat_23'])
+    first = json.loads(send(emulator, access, session, key, iv, xml).get_data())['referenceNumber']
+    second = json.loads(send(emulator, access, session, key, iv, xml).get_data())['referenceNumber']
+    original = emulator.json('GET', f'/sessions/{session}/invoices/{first}', token=access)
+    duplicate = emulator.json('GET', f'/sessions/{session}/invoices/{second}', token=access)
+    assert duplicate['status']['code'] == 440
+    assert duplicate['status']['extensions']['originalKsefNumber'] == original['ksefNumber']
+    failed = emulator.json('GET', f'/sessions/{session}/invoices/failed', token=access, expect=200)
+    assert [i['referenceNumber'] for i in failed['invoices']] == [second]
+
+
+def test_invalid_invoice_is_450_with_the_validator_details(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    xml = fa3.build(samples.scenarios()['vat_23']).replace(b'<KodWaluty>PLN</KodWaluty>', b'<KodWaluty>QQQ</KodWaluty>')
+    reference = json.loads(send(emulator, access, session, key, iv, xml).get_data())['referenceNumber']
+    status = emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)
+    assert status['status']['code'] == 450
+    assert any('KodWaluty' in detail for detail in status['status']['details'])
+
+
+def test_other_sellers_invoice_is_refused_for_permission_scope(emulator):
+    tokens, keys = login(emulator, nip='7740001454')
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    reference = json.loads(send(emulator, access, session, key, iv,
+                                fa3.build(samples.scenarios()['vat_23'])).get_data())['referenceNumber']
+    assert emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)['status']['code'] == 410
+
+
+def test_hash_and_size_mismatches_are_21403_and_21402(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    xml = fa3.build(samples.scenarios()['vat_23'])
+    response = send(emulator, access, session, key, iv, xml, invoiceHash=crypto.sha256_b64(b'other'))
+    assert response.status_code == 400
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21403
+    response = send(emulator, access, session, key, iv, xml, invoiceSize=len(xml) + 1)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21402
+
+
+def test_bad_token_and_reused_challenge(emulator):
+    keys = public_keys(emulator)
+    challenge = emulator.json('POST', '/auth/challenge', expect=200)
+    public_key, key_id = keys['KsefTokenEncryption']
+    body = {'challenge': challenge['challenge'], 'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+            'encryptedToken': crypto.b64(crypto.rsa_oaep_encrypt(public_key, f'nope|{challenge["timestampMs"]}'.encode())),
+            'publicKeyId': key_id}
+    init = emulator.json('POST', '/auth/ksef-token', body, expect=202)
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 450
+    response = emulator.call('POST', '/auth/ksef-token', body, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21111
+    redeem = emulator.call('POST', '/auth/token/redeem', token=init['authenticationToken']['token'], expect=400)
+    assert json.loads(redeem.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21301
+
+
+def test_redeem_is_one_shot_and_refresh_works(emulator):
+    token = mint_token(emulator)
+    init, operation, status, keys = authenticate(emulator, token)
+    emulator.call('POST', '/auth/token/redeem', token=operation, expect=200)
+    again = emulator.call('POST', '/auth/token/redeem', token=operation, expect=400)
+    assert json.loads(again.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21301
+
+
+def test_withdrawn_key_is_21470(emulator):
+    keys = public_keys(emulator)
+    emulator.client.post('/_emulator/keys/rotate', json={})
+    tokens_before = mint_token(emulator)
+    challenge = emulator.json('POST', '/auth/challenge', expect=200)
+    public_key, old_id = keys['KsefTokenEncryption']
+    response = emulator.call('POST', '/auth/ksef-token', {
+        'challenge': challenge['challenge'], 'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+        'encryptedToken': crypto.b64(crypto.rsa_oaep_encrypt(public_key, f'{tokens_before}|1'.encode())),
+        'publicKeyId': old_id}, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21470
+
+
+def test_missing_or_bad_bearer_is_401_problem(emulator):
+    response = emulator.call('POST', '/sessions/online', {'formCode': fa3.FORM_CODE, 'encryption': {
+        'encryptedSymmetricKey': 'AA==', 'initializationVector': 'AA=='}}, expect=401)
+    assert response.mimetype == 'application/problem+json'
+    emulator.call('GET', '/rate-limits', token='not-a-token', expect=401)
+
+
+def test_missing_permission_is_403(emulator):
+    tokens, keys = login(emulator, permissions=('InvoiceRead',))
+    response = emulator.call('POST', '/sessions/online', {'formCode': fa3.FORM_CODE, 'encryption': {
+        'encryptedSymmetricKey': 'AA==', 'initializationVector': 'AA=='}}, token=tokens['accessToken']['token'],
+        expect=403)
+    assert json.loads(response.get_data())['reasonCode'] == 'missing-permissions'
+
+
+def test_rate_limit_429_with_retry_after(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    codes = [emulator.call('POST', '/sessions/online', {'formCode': {'systemCode': 'x', 'schemaVersion': 'x', 'value': 'x'},
+                                                        'encryption': {'encryptedSymmetricKey': 'AA==',
+                                                                       'initializationVector': 'AA=='}},
+                           token=access).status_code for _ in range(11)]
+    assert codes[:10] == [400] * 10 and codes[10] == 429
+    response = emulator.call('GET', '/rate-limits', token=access, expect=200)
+    assert json.loads(response.get_data())['onlineSession'] == limits.GROUPS['onlineSession'].as_dict()
+    emulator.app.service.clock.advance(1.1)
+    last = emulator.call('POST', '/sessions/online', {'formCode': fa3.FORM_CODE, 'encryption': {
+        'encryptedSymmetricKey': 'AA==', 'initializationVector': 'AA=='}}, token=access)
+    assert last.status_code == 400
+
+
+def test_rate_limit_sets_retry_after_header(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    for _ in range(10):
+        emulator.call('GET', '/sessions/20250901-SO-0000000000-0000000000-00', token=access)
+    response = emulator.call('GET', '/sessions/20250901-SO-0000000000-0000000000-00', token=access, expect=429)
+    assert 1 <= int(response.headers['Retry-After']) <= 1
+
+
+def test_injected_5xx_fault(emulator):
+    emulator.client.post('/_emulator/faults', json={'status': 503, 'count': 1})
+    response = emulator.client.post(API_PREFIX + '/auth/challenge')
+    assert response.status_code == 503
+    assert emulator.client.post(API_PREFIX + '/auth/challenge').status_code == 200
+
+
+def test_rate_limit_table_matches_open_api(api):
+    for template, operations in api.document['paths'].items():
+        for method, operation in operations.items():
+            documented = operation.get('x-rate-limits')
+            if not documented:
+                continue
+            group = limits.group_of(method.upper(), template)
+            if documented == {'perSecond': 60}:
+                assert group is None, f'{method.upper()} {template} is limited per IP only'
+                continue
+            assert limits.GROUPS[group].as_dict() == documented, f'{method.upper()} {template}'
+            described = limits.group_from_openapi_description(operation['responses']['429']['description'])
+            if described:
+                assert described == group, f'{method.upper()} {template}'
+
+
+def test_malformed_requests_never_crash(emulator):
+    for body in (b'{not json', b'[]', b'"text"'):
+        response = emulator.client.post(API_PREFIX + '/auth/ksef-token', data=body, content_type='application/json')
+        assert response.status_code == 400
+    response = emulator.client.post(API_PREFIX + '/auth/ksef-token', data=b'x', content_type='text/plain')
+    assert response.status_code == 400
+    assert emulator.client.get(API_PREFIX + '/nope').status_code == 404
+
+
+def test_emulator_serves_real_http_on_loopback(tmp_path, schema_dir):
+    """`python -m ksef emulator` answers over a real socket (what the client, Odoo and the demo use)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import requests
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.Popen([sys.executable, '-m', 'ksef', 'emulator', '--port', str(port),
+                                '--schema-dir', str(schema_dir)], cwd=repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f'http://127.0.0.1:{port}/v2'
+        for _ in range(100):
+            try:
+                response = requests.post(f'{base}/auth/challenge', timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.json()['clientIp'] == '127.0.0.1'
+        keys = requests.get(f'{base}/security/public-key-certificates', timeout=2).json()
+        assert {key['usage'][0] for key in keys} == {'KsefTokenEncryption', 'SymmetricKeyEncryption'}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_received_invoice_can_be_downloaded_by_the_buyer_once_stored(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    xml = fa3.build(samples.scenarios()['vat_23'])
+    reference = json.loads(send(emulator, access, session, key, iv, xml).get_data())['referenceNumber']
+    number = emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)['ksefNumber']
+    buyer_tokens, _keys = login(emulator, nip=samples.BUYER_NIP, permissions=('InvoiceRead',))
+    buyer = buyer_tokens['accessToken']['token']
+    downloaded = emulator.call('GET', f'/invoices/ksef/{number}', token=buyer, expect=200)
+    assert downloaded.get_data() == xml
+    assert downloaded.headers['x-ms-meta-hash'] == crypto.sha256_b64(xml)
+    stranger, _keys = login(emulator, nip='7740001454', permissions=('InvoiceRead',))
+    refused = emulator.call('GET', f'/invoices/ksef/{number}', token=stranger['accessToken']['token'], expect=400)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21164
+
+
+def test_refresh_gives_a_new_access_token(emulator):
+    tokens, keys = login(emulator)
+    refreshed = emulator.json('POST', '/auth/token/refresh', token=tokens['refreshToken']['token'], expect=200)
+    assert refreshed['accessToken']['token'] != tokens['accessToken']['token']
+    emulator.call('GET', '/rate-limits', token=refreshed['accessToken']['token'], expect=200)
+    emulator.app.service.clock.advance(16 * 60)
+    emulator.call('GET', '/rate-limits', token=refreshed['accessToken']['token'], expect=401)
+    emulator.call('POST', '/auth/token/refresh', token=tokens['refreshToken']['token'], expect=200)
