@@ -263,14 +263,7 @@ class KsefService:
         if not isinstance(encryption, dict):
             raise bad_request(21405, VALIDATION, 'encryption must be an object')
         require(encryption, 'encryptedSymmetricKey', 'initializationVector')
-        key = self._key_for('SymmetricKeyEncryption', encryption.get('publicKeyId'))
-        try:
-            aes_key = crypto.rsa_oaep_decrypt(key.private_key, crypto.unb64(encryption['encryptedSymmetricKey']))
-            iv = crypto.unb64(encryption['initializationVector'])
-        except ValueError:
-            raise bad_request(21405, VALIDATION, 'Nie można odszyfrować klucza symetrycznego.') from None
-        if len(aes_key) != 32 or len(iv) != 16:
-            raise bad_request(21405, VALIDATION, 'Klucz AES musi mieć 256 bitów, a wektor IV 16 bajtów.')
+        aes_key, iv = self._session_key(encryption)
         now = self.clock.now()
         session = Session(reference_number(now, 'SO'), 'Online', auth.context_type, auth.context_value,
                           auth.reference_number, dict(form), aes_key, iv, now, now + SESSION_LIFE, now)
@@ -315,10 +308,12 @@ class KsefService:
         session.updated = now
         return 202, {'referenceNumber': invoice.reference_number}
 
-    def _accept(self, session, xml, invoice_hash, offline_mode, now, hash_of_corrected=None, file_name=None):
+    def _accept(self, session, xml, invoice_hash, offline_mode, now, hash_of_corrected=None, file_name=None,
+                ready_at=None):
         invoice = Invoice(ordinal=len(session.invoices) + 1, reference_number=reference_number(now, 'EE'),
                           session_reference=session.reference_number, invoice_hash=invoice_hash, received=now,
-                          ready_at=now + datetime.timedelta(seconds=self.options.invoice_delay), final_status=None,
+                          ready_at=ready_at or now + datetime.timedelta(seconds=self.options.invoice_delay),
+                          final_status=None,
                           offline_mode=offline_mode, file_name=file_name, hash_of_corrected=hash_of_corrected,
                           context_type=session.context_type, context_value=session.context_value)
         invoice.final_status = self._verify(invoice, xml, session)
@@ -373,6 +368,114 @@ class KsefService:
             raise bad_request(21180, 'Status sesji nie pozwala na wykonanie operacji.', referenceNumber)
         session.closed_at = session.updated = self.clock.now()
         return 204, None
+
+    # --- batch sessions -----------------------------------------------------------------------------
+
+    def open_batch_session(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceWrite', 'EnforcementOperations')
+        data = read_json(request)
+        require(data, 'formCode', 'batchFile', 'encryption')
+        form, batch, encryption = data['formCode'], data['batchFile'], data['encryption']
+        if not isinstance(form, dict) or {k: form.get(k) for k in FORM_CODE} != FORM_CODE:
+            raise bad_request(21405, VALIDATION, f'Nieobsługiwany kod formularza: {form}')
+        if not isinstance(batch, dict) or not isinstance(encryption, dict):
+            raise bad_request(21405, VALIDATION, 'batchFile and encryption must be objects')
+        require(batch, 'fileSize', 'fileHash', 'fileParts')
+        parts = batch['fileParts']
+        if not isinstance(parts, list) or not 1 <= len(parts) <= 50:
+            raise bad_request(21161, 'Przekroczono dozwoloną liczbę części pakietu.', 'Od 1 do 50 części.')
+        if sorted(p.get('ordinalNumber') for p in parts) != list(range(1, len(parts) + 1)):
+            raise bad_request(21405, VALIDATION, 'fileParts: ordinal numbers must be 1..n')
+        if any(not isinstance(p.get('fileSize'), int) or not 0 < p['fileSize'] <= 100_000_016 for p in parts):
+            raise bad_request(21157, 'Nieprawidłowy rozmiar części pakietu.', 'Część może mieć najwyżej 100 MB.')
+        if batch.get('compressionType', 'Zip') not in ('Zip', 'TarGz'):
+            raise bad_request(21405, VALIDATION, 'compressionType must be Zip or TarGz')
+        require(encryption, 'encryptedSymmetricKey', 'initializationVector')
+        aes_key, iv = self._session_key(encryption)
+        now = self.clock.now()
+        session = Session(reference_number(now, 'SB'), 'Batch', auth.context_type, auth.context_value,
+                          auth.reference_number, dict(form), aes_key, iv, now, now + SESSION_LIFE, now)
+        session.batch = {'file': dict(batch), 'parts': {p['ordinalNumber']: dict(p) for p in parts},
+                         'uploaded': {}, 'offline': bool(data.get('offlineMode')),
+                         'upload_deadline': now + datetime.timedelta(minutes=20 * len(parts)), 'outcome': None}
+        self.state.sessions[session.reference_number] = session
+        uploads = [{'ordinalNumber': n, 'method': 'PUT',
+                    'url': f'{self.base_url}/_emulator/upload/{session.reference_number}/{n}?sig={secrets.token_hex(8)}',
+                    'headers': {'x-ms-blob-type': 'BlockBlob'}} for n in sorted(session.batch['parts'])]
+        return 201, {'referenceNumber': session.reference_number, 'partUploadRequests': uploads}
+
+    def _session_key(self, encryption):
+        key = self._key_for('SymmetricKeyEncryption', encryption.get('publicKeyId'))
+        try:
+            aes_key = crypto.rsa_oaep_decrypt(key.private_key, crypto.unb64(encryption['encryptedSymmetricKey']))
+            iv = crypto.unb64(encryption['initializationVector'])
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'Nie można odszyfrować klucza symetrycznego.') from None
+        if len(aes_key) != 32 or len(iv) != 16:
+            raise bad_request(21405, VALIDATION, 'Klucz AES musi mieć 256 bitów, a wektor IV 16 bajtów.')
+        return aes_key, iv
+
+    def upload_part(self, request, sessionReference, ordinal):
+        """The pre-signed upload URL: no bearer token, the session's time window."""
+        session = self.state.sessions.get(sessionReference)
+        if session is None or session.kind != 'Batch' or request.headers.get('x-ms-blob-type') != 'BlockBlob':
+            raise ApiError(400, description='Invalid upload request.')
+        if request.headers.get('Authorization'):
+            raise ApiError(400, description='Upload requests must not carry an Authorization header.')
+        if session.closed_at or self.clock.now() > session.batch['upload_deadline']:
+            raise ApiError(403, description='The upload window of this session is over.', reason_code='upload-expired')
+        number = int(ordinal) if str(ordinal).isdigit() else None
+        if number not in session.batch['parts']:
+            raise ApiError(400, description=f'No part {ordinal} in this session.')
+        session.batch['uploaded'][number] = request.get_data()
+        session.updated = self.clock.now()
+        return 201, None
+
+    def close_batch_session(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        session = self._own_session(auth, referenceNumber, 'Batch')
+        if session.closed_at:
+            raise bad_request(21180, 'Status sesji nie pozwala na wykonanie operacji.', referenceNumber)
+        now = self.clock.now()
+        batch = session.batch
+        if now > batch['upload_deadline']:
+            session.closed_at = now
+            batch['outcome'] = (440, 'Sesja anulowana', ['Przekroczono czas wysyłki.'])
+            raise bad_request(21208, 'Czas oczekiwania na requesty upload lub finish został przekroczony.',
+                              'Sesja anulowana, przekroczony czas wysyłki.')
+        for number, part in batch['parts'].items():
+            if number not in batch['uploaded']:
+                raise bad_request(21205, 'Pakiet nie może być pusty.', f"Nie przesłano zadeklarowanej '{number}' części pliku.")
+            uploaded = batch['uploaded'][number]
+            if len(uploaded) != part['fileSize'] or crypto.sha256_b64(uploaded) != part['fileHash']:
+                raise bad_request(21157, 'Nieprawidłowy rozmiar części pakietu.',
+                                  f"Zadeklarowany rozmiar części '{number}' nie zgadza się z rzeczywistym.")
+        session.closed_at = session.updated = now
+        batch['outcome'] = self._process_batch(session, now)
+        return 204, None
+
+    def _process_batch(self, session, now):
+        from . import archive
+        batch = session.batch
+        try:
+            plain = b''.join(crypto.aes_decrypt(session.key, session.iv, batch['uploaded'][n])
+                             for n in sorted(batch['uploaded']))
+        except ValueError:
+            return 435, 'Błąd odszyfrowania części pakietu', []
+        if len(plain) != batch['file']['fileSize'] or crypto.sha256_b64(plain) != batch['file']['fileHash']:
+            return 405, 'Błąd weryfikacji elementów pakietu', ['Rozmiar lub skrót pakietu nie zgadza się z deklaracją.']
+        try:
+            files = archive.read_invoices(plain, batch['file'].get('compressionType', 'Zip'))
+        except ValueError as exc:
+            return 430, 'Błąd dekompresji pakietu', [str(exc)]
+        if len(files) > 10_000:
+            return 420, 'Przekroczony limit faktur w sesji', []
+        # batch invoices count as received when the session was opened (matters for offline marking)
+        for name, xml in files:
+            self._accept(session, xml, crypto.sha256_b64(xml), batch['offline'], session.created, file_name=name,
+                         ready_at=now + datetime.timedelta(seconds=self.options.invoice_delay))
+        return None
 
     # --- statuses and UPO --------------------------------------------------------------------------
 
@@ -442,17 +545,25 @@ class KsefService:
         body = {'dateCreated': iso(session.created), 'dateUpdated': iso(session.updated),
                 'invoiceCount': len(statuses), 'successfulInvoiceCount': statuses.count(200),
                 'failedInvoiceCount': len([c for c in statuses if c >= 400])}
-        if not session.closed_at:
+        outcome = getattr(session, 'batch', None) and session.batch['outcome']
+        if session.kind == 'Batch' and not session.closed_at:
+            body['status'] = {'code': 100, 'description': 'Sesja wsadowa rozpoczęta'}
+            body['validUntil'] = iso(session.valid_until)
+        elif outcome:
+            code, description, details = outcome
+            body['status'] = {'code': code, 'description': description, 'details': details}
+        elif not session.closed_at:
             body['status'] = {'code': 100, 'description': 'Sesja interaktywna otwarta'}
             body['validUntil'] = iso(session.valid_until)
         elif not session.invoices:
             body['status'] = {'code': 440, 'description': 'Sesja anulowana', 'details': ['Nie przesłano faktur.']}
         elif any(code < 200 for code in statuses):
-            body['status'] = {'code': 170, 'description': 'Sesja interaktywna zamknięta'}
+            body['status'] = {'code': 150, 'description': 'Trwa przetwarzanie'} if session.kind == 'Batch' else \
+                {'code': 170, 'description': 'Sesja interaktywna zamknięta'}
         elif 200 not in statuses:
             body['status'] = {'code': 445, 'description': 'Błąd weryfikacji, brak poprawnych faktur'}
         else:
-            body['status'] = {'code': 200, 'description': 'Sesja interaktywna przetworzona pomyślnie'}
+            body['status'] = {'code': 200, 'description': 'Sesja przetworzona pomyślnie'}
             if session.upo_reference is None:
                 session.upo_reference = reference_number(now, 'UP')
             body['upo'] = {'pages': [{'referenceNumber': session.upo_reference,

@@ -154,6 +154,7 @@ class Session:
     closed_at: Optional[datetime.datetime] = None
     invoices: List[Invoice] = dataclasses.field(default_factory=list)
     upo_reference: Optional[str] = None
+    batch: Optional[dict] = None     # batch sessions: declared file and parts, uploads, deadline, outcome
 
 
 @dataclasses.dataclass

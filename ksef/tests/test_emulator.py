@@ -30,7 +30,7 @@ class ContractClient:
         headers = dict(headers or {})
         if token:
             headers['Authorization'] = f'Bearer {token}'
-        template = self.api.template_of(path)
+        template = self.api.template_of(path.split('?')[0])
         assert template, f'{path} is not an operation of open-api.json'
         if body is not None:
             schema = self.api.request_schema(method, template)
@@ -376,3 +376,136 @@ def test_refresh_gives_a_new_access_token(emulator):
     emulator.app.service.clock.advance(16 * 60)
     emulator.call('GET', '/rate-limits', token=refreshed['accessToken']['token'], expect=401)
     emulator.call('POST', '/auth/token/refresh', token=tokens['refreshToken']['token'], expect=200)
+
+
+def build_archive(files, compression='Zip'):
+    import io
+    import tarfile
+    import zipfile
+    buffer = io.BytesIO()
+    if compression == 'Zip':
+        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files:
+                archive.writestr(name, data)
+    else:
+        with tarfile.open(fileobj=buffer, mode='w:gz') as archive:
+            for name, data in files:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def send_batch(emulator, access, keys, archive, compression='Zip', parts=2, corrupt_part=None, skip_part=None):
+    key, iv = crypto.new_session_key()
+    public_key, key_id = keys['SymmetricKeyEncryption']
+    size = -(-len(archive) // parts)
+    chunks = [archive[i:i + size] for i in range(0, len(archive), size)]
+    encrypted = [crypto.aes_encrypt(key, iv, chunk) for chunk in chunks]
+    body = {'formCode': fa3.FORM_CODE, 'batchFile': {
+        'fileSize': len(archive), 'fileHash': crypto.sha256_b64(archive), 'compressionType': compression,
+        'fileParts': [{'ordinalNumber': n, 'fileSize': len(part), 'fileHash': crypto.sha256_b64(part)}
+                      for n, part in enumerate(encrypted, 1)]},
+        'encryption': {'encryptedSymmetricKey': crypto.b64(crypto.rsa_oaep_encrypt(public_key, key)),
+                       'initializationVector': crypto.b64(iv), 'publicKeyId': key_id}}
+    opened = emulator.json('POST', '/sessions/batch', body, token=access, expect=201)
+    for request, part in zip(opened['partUploadRequests'], encrypted):
+        if request['ordinalNumber'] == skip_part:
+            continue
+        if request['ordinalNumber'] == corrupt_part:
+            part = part[:-16]
+        assert 'Authorization' not in request['headers']
+        path = request['url'].split('127.0.0.1', 1)[1]
+        response = emulator.client.open(path, method=request['method'], headers=request['headers'], data=part)
+        assert response.status_code == 201
+    return opened['referenceNumber']
+
+
+@pytest.mark.parametrize('compression', ['Zip', 'TarGz'])
+def test_batch_session_with_parts(emulator, compression):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    scenarios = samples.scenarios()
+    for index, name in enumerate(('vat_23', 'vat_mixed_23_8_5', 'attachment')):
+        scenarios[name].body.number = f'FV/{index}/B/2026'   # one number each: the samples share FV/1/11/2026
+    files = [(f'{name}.xml', fa3.build(scenarios[name])) for name in ('vat_23', 'vat_mixed_23_8_5', 'attachment')]
+    files.append(('broken.xml', b'<Faktura/>'))
+    session = send_batch(emulator, access, keys, build_archive(files, compression), compression, parts=3)
+    emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
+    status = emulator.json('GET', f'/sessions/{session}', token=access, expect=200)
+    assert status['status']['code'] == 200
+    assert (status['invoiceCount'], status['successfulInvoiceCount'], status['failedInvoiceCount']) == (4, 3, 1)
+    listed = emulator.json('GET', f'/sessions/{session}/invoices', token=access, expect=200)
+    by_name = {i['invoiceFileName']: i for i in listed['invoices']}
+    assert by_name['broken.xml']['status']['code'] == 450
+    assert by_name['attachment.xml']['status']['code'] == 200, 'attachments are accepted in batch sessions'
+    assert by_name['vat_23.xml']['invoiceHash'] == crypto.sha256_b64(files[0][1])
+
+
+def test_batch_list_pages_with_continuation_tokens(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    files = []
+    for index in range(25):
+        files.append((f'{index}.xml', fa3.build(samples.ten_line_invoice(index))))
+    session = send_batch(emulator, access, keys, build_archive(files), parts=1)
+    emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
+    seen, token = [], None
+    while True:
+        page = emulator.json('GET', f'/sessions/{session}/invoices?pageSize=10', token=access, expect=200,
+                             headers={'x-continuation-token': token} if token else None)
+        seen += [i['invoiceFileName'] for i in page['invoices']]
+        token = page.get('continuationToken')
+        if not token:
+            break
+    assert sorted(seen) == sorted(name for name, _ in files)
+
+
+def test_batch_with_missing_or_corrupt_part(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    archive = build_archive([('a.xml', fa3.build(samples.scenarios()['vat_23']))])
+    session = send_batch(emulator, access, keys, archive, parts=2, skip_part=2)
+    response = emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21205
+    session = send_batch(emulator, access, keys, archive, parts=2, corrupt_part=1)
+    response = emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21157
+
+
+def test_batch_upload_window_expires(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    archive = build_archive([('a.xml', fa3.build(samples.scenarios()['vat_23']))])
+    session = send_batch(emulator, access, keys, archive, parts=1)
+    emulator.app.service.clock.advance(21 * 60)
+    access = emulator.json('POST', '/auth/token/refresh', token=tokens['refreshToken']['token'])['accessToken']['token']
+    response = emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21208
+    assert emulator.json('GET', f'/sessions/{session}', token=access)['status']['code'] == 440
+
+
+@pytest.mark.parametrize('name, content', [
+    ('../evil.xml', b'<a/>'), ('/abs.xml', b'<a/>'), ('notes.txt', b'x'),
+])
+def test_hostile_archives_end_the_session_with_430(emulator, name, content):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session = send_batch(emulator, access, keys, build_archive([(name, content)]), parts=1)
+    emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
+    status = emulator.json('GET', f'/sessions/{session}', token=access)
+    assert status['status']['code'] == 430
+
+
+def test_zip_bomb_is_refused(emulator):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr('bomb.xml', b'0' * 50_000_000)
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session = send_batch(emulator, access, keys, buffer.getvalue(), parts=1)
+    emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
+    status = emulator.json('GET', f'/sessions/{session}', token=access)
+    assert status['status']['code'] == 430 and 'larger than' in status['status']['details'][0]
