@@ -61,6 +61,9 @@ class EmulatorApp:
             ('GET', '/sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo', s.upo_of_ksef_number),
             ('GET', '/sessions/{referenceNumber}/upo/{upoReferenceNumber}', s.session_upo),
             ('GET', '/invoices/ksef/{ksefNumber}', s.download_invoice),
+            ('POST', '/invoices/query/metadata', s.query_metadata),
+            ('POST', '/invoices/exports', s.create_export),
+            ('GET', '/invoices/exports/{referenceNumber}', s.export_status),
             ('GET', '/rate-limits', s.rate_limits),
         ]
         for method, template, handler in api:
@@ -71,6 +74,7 @@ class EmulatorApp:
             ('POST', '/_emulator/keys/rotate', s.admin_rotate_keys),
             ('POST', '/_emulator/faults', self.admin_faults),
             ('PUT', API_PREFIX + '/_emulator/upload/{sessionReference}/{ordinal}', s.upload_part),
+            ('GET', API_PREFIX + '/_emulator/export/{reference}/{ordinal}', s.export_part),
             ('GET', API_PREFIX + '/_emulator/upo/{invoiceReference}',
              lambda request, invoiceReference: s.upo_by_url(invoice_reference=invoiceReference)),
             ('GET', API_PREFIX + '/_emulator/session-upo/{sessionReference}',
@@ -152,9 +156,10 @@ class EmulatorApp:
     @staticmethod
     def _respond(result):
         status, body = result[0], result[1]
-        if isinstance(body, tuple) and body and body[0] == 'xml':
-            _kind, data, headers = body
-            return Response(data, status=status, headers=headers, content_type='application/xml')
+        if isinstance(body, tuple) and body and body[0] in ('xml', 'bytes'):
+            kind, data, headers = body
+            return Response(data, status=status, headers=headers,
+                            content_type='application/xml' if kind == 'xml' else 'application/octet-stream')
         return json_response(status, body)
 
 

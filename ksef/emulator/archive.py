@@ -64,3 +64,19 @@ def _read_tar(data):
         if member.size > MAX_FILE_SIZE:
             raise ValueError(f'{name} is larger than {MAX_FILE_SIZE} bytes')
         yield name, archive.extractfile(member).read()
+
+
+def write_archive(files, compression='Zip'):
+    """[(name, bytes)] -> ZIP or tar.gz bytes (export packages)."""
+    buffer = io.BytesIO()
+    if compression == 'TarGz':
+        with tarfile.open(fileobj=buffer, mode='w:gz') as archive:
+            for name, data in files:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    else:
+        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files:
+                archive.writestr(name, data)
+    return buffer.getvalue()

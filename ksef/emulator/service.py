@@ -17,7 +17,7 @@ from .http import ApiError, bad_request, read_json, require
 from .state import (
     Authentication, Challenge, Clock, Invoice, KsefToken, PublicKey, Session, State, iso, reference_number,
 )
-from . import upo
+from . import query, upo
 
 CHALLENGE_LIFE = datetime.timedelta(minutes=10)
 OPERATION_TOKEN_LIFE = datetime.timedelta(minutes=45)
@@ -36,7 +36,10 @@ INVOICE_STATUS = {
 class Options:
     """Tunable behaviour: processing delays (emulated seconds) and the schema directory."""
 
-    def __init__(self, auth_delay=0.5, invoice_delay=1.0, schema_dir=None, validate_nip_checksums=False):
+    def __init__(self, auth_delay=0.5, invoice_delay=1.0, schema_dir=None, validate_nip_checksums=False,
+                 export_cap=10_000, export_part_size=50_000_000):
+        self.export_cap = export_cap                  # invoices per export package (KSeF: 10,000)
+        self.export_part_size = export_part_size      # bytes per export part before encryption (KSeF: 50 MB)
         self.auth_delay = auth_delay
         self.invoice_delay = invoice_delay
         self.schema_dir = schema_dir
@@ -357,6 +360,7 @@ class KsefService:
         # KSeF marks an invoice Offline itself when its issue date is before the day it was received
         invoice.invoicing_mode = 'Offline' if invoice.offline_mode or issue_date < moment.date() else 'Online'
         invoice.parties = _parties(root, ns)
+        invoice.metadata = query.metadata(invoice)
         self.state.duplicates[(seller_nip, kind, number)] = invoice
         self.state.invoices_by_ksef_number[invoice.ksef_number] = invoice
         return 200, INVOICE_STATUS[200], [], None
@@ -627,6 +631,105 @@ class KsefService:
         return (invoice.seller_nip == value.split('-')[0] or value in invoice.parties.get('Subject2', [])
                 or value in invoice.parties.get('Subject3', []))
 
+    def _stored_invoices(self):
+        return list(self.state.invoices_by_ksef_number.values())
+
+    def query_metadata(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceRead')
+        filters = read_json(request)
+        try:
+            page_size = int(request.args.get('pageSize', 10))
+            page_offset = int(request.args.get('pageOffset', 0))
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
+        if not 10 <= page_size <= 250 or page_offset < 0:
+            raise bad_request(21405, VALIDATION, 'pageSize must be 10..250 and pageOffset at least 0')
+        now = self.clock.now()
+        selected, truncated, mark = query.select(self._stored_invoices(), filters, auth.context_value, now)
+        if request.args.get('sortOrder', 'Asc') == 'Desc':
+            selected.reverse()
+        page = selected[page_offset * page_size:(page_offset + 1) * page_size]
+        has_more = (page_offset + 1) * page_size < len(selected) or truncated
+        body = {'hasMore': has_more, 'isTruncated': truncated and (page_offset + 1) * page_size >= len(selected),
+                'invoices': [invoice.metadata for invoice in page]}
+        if mark is not None:
+            body['permanentStorageHwmDate'] = iso(mark)
+        return 200, body
+
+    def create_export(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'InvoiceRead')
+        data = read_json(request)
+        require(data, 'encryption', 'filters')
+        if not isinstance(data['encryption'], dict):
+            raise bad_request(21405, VALIDATION, 'encryption must be an object')
+        require(data['encryption'], 'encryptedSymmetricKey', 'initializationVector')
+        aes_key, iv = self._session_key(data['encryption'])
+        now = self.clock.now()
+        query.select(self._stored_invoices(), data['filters'], auth.context_value, now)   # validates the filters now
+        running = [e for e in self.state.exports.values()
+                   if e['context'] == auth.context_value and e['package'] is None]
+        if len(running) >= 10:
+            raise bad_request(21182, 'Osiągnięto limit trwających eksportów.', 'Najwyżej 10 eksportów naraz.')
+        ref = reference_number(now, 'EX')
+        self.state.exports[ref] = {'context': auth.context_value, 'filters': data['filters'], 'key': aes_key, 'iv': iv,
+                                   'only_metadata': bool(data.get('onlyMetadata')), 'created': now,
+                                   'compression': data.get('compressionType') or 'Zip',
+                                   'ready_at': now + datetime.timedelta(seconds=self.options.invoice_delay),
+                                   'package': None, 'parts': []}
+        return 201, {'referenceNumber': ref}
+
+    def export_status(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        export = self.state.exports.get(referenceNumber)
+        if export is None or export['context'] != auth.context_value:
+            raise bad_request(21175, 'Nie znaleziono eksportu.', referenceNumber)
+        now = self.clock.now()
+        if now < export['ready_at']:
+            return 200, {'status': {'code': 100, 'description': 'Eksport w toku'}}
+        if export['package'] is None:
+            self._build_export(export, referenceNumber, now)
+        return 200, {'status': {'code': 200, 'description': 'Eksport zakończony sukcesem'},
+                     'completedDate': iso(export['ready_at']),
+                     'packageExpirationDate': iso(export['ready_at'] + datetime.timedelta(days=7)),
+                     'package': export['package']}
+
+    def _build_export(self, export, reference, now):
+        from .archive import write_archive
+        selected, truncated, mark = query.select(self._stored_invoices(), export['filters'], export['context'],
+                                                 export['ready_at'], cap=self.options.export_cap)
+        files = [] if export['only_metadata'] else [(f'{i.ksef_number}.xml', i.xml) for i in selected]
+        files.append(('_metadata.json', json.dumps({'invoices': [i.metadata for i in selected]},
+                                                   ensure_ascii=False).encode()))
+        archive = write_archive(files, export['compression'])
+        size = self.options.export_part_size
+        chunks = [archive[i:i + size] for i in range(0, len(archive), size)] or [b'']
+        parts = []
+        for number, chunk in enumerate(chunks, 1):
+            encrypted = crypto.aes_encrypt(export['key'], export['iv'], chunk)
+            export['parts'].append(encrypted)
+            parts.append({'ordinalNumber': number, 'partName': f'{reference}-{number:03d}.zip.aes', 'method': 'GET',
+                          'url': f'{self.base_url}/_emulator/export/{reference}/{number}', 'partSize': len(chunk),
+                          'partHash': crypto.sha256_b64(chunk), 'encryptedPartSize': len(encrypted),
+                          'encryptedPartHash': crypto.sha256_b64(encrypted),
+                          'expirationDate': iso(now + datetime.timedelta(days=7))})
+        package = {'invoiceCount': len(selected), 'size': len(archive), 'parts': parts, 'isTruncated': truncated}
+        if selected:
+            last = selected[-1]
+            package.update({'lastIssueDate': last.issue_date.isoformat(), 'lastInvoicingDate': iso(last.received),
+                            'lastPermanentStorageDate': iso(last.permanent_storage)})
+        if mark is not None:
+            package['permanentStorageHwmDate'] = iso(mark)
+        export['package'] = package
+
+    def export_part(self, request, reference, ordinal):
+        export = self.state.exports.get(reference)
+        if export is None or not export['parts'] or not str(ordinal).isdigit() \
+                or not 1 <= int(ordinal) <= len(export['parts']):
+            raise ApiError(404, description='No such export part.')
+        return 200, ('bytes', export['parts'][int(ordinal) - 1], {})
+
     # --- limits --------------------------------------------------------------------------------------
 
     def rate_limits(self, request):
@@ -668,7 +771,9 @@ def _parties(root, ns):
     buyer = root.findtext('f:Podmiot2/f:DaneIdentyfikacyjne/f:NIP', namespaces=ns)
     third = [value for path in ('f:Podmiot3/f:DaneIdentyfikacyjne/f:NIP', 'f:Podmiot3/f:DaneIdentyfikacyjne/f:IDWew')
              for value in root.xpath(path + '/text()', namespaces=ns)]
-    return {'Subject2': [buyer] if buyer else [], 'Subject3': third}
+    authorized = root.findtext('f:PodmiotUpowazniony/f:DaneIdentyfikacyjne/f:NIP', namespaces=ns)
+    return {'Subject2': [buyer] if buyer else [], 'Subject3': third,
+            'SubjectAuthorized': [authorized] if authorized else []}
 
 
 def _continuation_offset(token):

@@ -133,6 +133,7 @@ class Invoice:
     parties: Dict[str, list] = dataclasses.field(default_factory=dict)   # Subject2/Subject3 identifiers
     context_type: str = 'Nip'
     context_value: str = ''
+    metadata: Optional[dict] = None  # InvoiceMetadata, for queries and exports
 
     def is_final(self, now):
         return now >= self.ready_at
@@ -168,3 +169,4 @@ class State:
     invoices_by_ksef_number: Dict[str, Invoice] = dataclasses.field(default_factory=dict)
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice
     subjects: Dict[str, dict] = dataclasses.field(default_factory=dict)             # testdata subjects by NIP
+    exports: Dict[str, dict] = dataclasses.field(default_factory=dict)

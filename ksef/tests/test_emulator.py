@@ -509,3 +509,99 @@ def test_zip_bomb_is_refused(emulator):
     emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
     status = emulator.json('GET', f'/sessions/{session}', token=access)
     assert status['status']['code'] == 430 and 'larger than' in status['status']['details'][0]
+
+
+def _issue(emulator, count, buyer=samples.BUYER_NIP, kind='vat_23'):
+    """Send `count` distinct invoices from SELLER to `buyer`; returns their KSeF numbers in order."""
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    numbers = []
+    for index in range(count):
+        invoice = samples.scenarios()[kind]
+        invoice.body.number = f'FV/{kind}/{index}'
+        invoice.buyer.nip = buyer
+        reference = json.loads(send(emulator, access, session, key, iv, fa3.build(invoice)).get_data())['referenceNumber']
+        emulator.app.service.clock.advance(1)
+        numbers.append(emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)['ksefNumber'])
+    emulator.app.service.clock.advance(5)
+    return numbers
+
+
+def _range(emulator, minutes=60):
+    start = emulator.app.service.clock.now() - __import__('datetime').timedelta(minutes=minutes)
+    return {'dateType': 'PermanentStorage', 'from': start.isoformat()}
+
+
+def test_metadata_query_for_buyer_and_seller_with_paging(emulator):
+    numbers = _issue(emulator, 12)
+    buyer, _keys = login(emulator, nip=samples.BUYER_NIP, permissions=('InvoiceRead',))
+    access = buyer['accessToken']['token']
+    body = {'subjectType': 'Subject2', 'dateRange': _range(emulator)}
+    first = emulator.json('POST', '/invoices/query/metadata?pageSize=10&pageOffset=0', body, token=access, expect=200)
+    second = emulator.json('POST', '/invoices/query/metadata?pageSize=10&pageOffset=1', body, token=access, expect=200)
+    assert (first['hasMore'], second['hasMore'], first['isTruncated']) == (True, False, False)
+    assert [m['ksefNumber'] for m in first['invoices'] + second['invoices']] == numbers
+    meta = first['invoices'][0]
+    assert meta['buyer']['identifier'] == {'type': 'Nip', 'value': samples.BUYER_NIP}
+    assert meta['invoiceType'] == 'Vat' and meta['grossAmount'] == 1845.0 and meta['vatAmount'] == 345.0
+    assert 'permanentStorageHwmDate' in first
+    as_seller = emulator.json('POST', '/invoices/query/metadata', {**body, 'subjectType': 'Subject2'},
+                              token=login(emulator)[0]['accessToken']['token'], expect=200)
+    assert as_seller['invoices'] == [], 'the seller is not the buyer of its own invoices'
+    filtered = emulator.json('POST', '/invoices/query/metadata', {**body, 'invoiceTypes': ['Kor']}, token=access)
+    assert filtered['invoices'] == []
+
+
+def test_metadata_query_rejects_spans_over_three_months(emulator):
+    tokens, keys = login(emulator, permissions=('InvoiceRead',))
+    response = emulator.call('POST', '/invoices/query/metadata', {
+        'subjectType': 'Subject1', 'dateRange': {'dateType': 'Issue', 'from': '2026-01-01T00:00:00Z',
+                                                 'to': '2026-06-01T00:00:00Z'}},
+        token=tokens['accessToken']['token'], expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21405
+
+
+def _read_export(emulator, access, keys, filters, only_metadata=False):
+    import io
+    import zipfile
+    key, iv = crypto.new_session_key()
+    public_key, key_id = keys['SymmetricKeyEncryption']
+    created = emulator.json('POST', '/invoices/exports', {
+        'encryption': {'encryptedSymmetricKey': crypto.b64(crypto.rsa_oaep_encrypt(public_key, key)),
+                       'initializationVector': crypto.b64(iv), 'publicKeyId': key_id},
+        'filters': filters, 'onlyMetadata': only_metadata}, token=access, expect=201)
+    status = emulator.json('GET', f'/invoices/exports/{created["referenceNumber"]}', token=access, expect=200)
+    if status['status']['code'] == 100:
+        emulator.app.service.clock.advance(2)
+        status = emulator.json('GET', f'/invoices/exports/{created["referenceNumber"]}', token=access, expect=200)
+    package = status['package']
+    data = b''
+    for part in package['parts']:
+        encrypted = emulator.client.get(part['url'].split('127.0.0.1', 1)[1]).get_data()
+        assert crypto.sha256_b64(encrypted) == part['encryptedPartHash']
+        plain = crypto.aes_decrypt(key, iv, encrypted)
+        assert (len(plain), crypto.sha256_b64(plain)) == (part['partSize'], part['partHash'])
+        data += plain
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return package, {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_export_package_with_metadata_and_truncation(api, schema_dir):
+    emulator = ContractClient(create_app(auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir),
+                                         export_cap=7, export_part_size=4000), api)
+    numbers = _issue(emulator, 10)
+    tokens, keys = login(emulator, nip=samples.BUYER_NIP, permissions=('InvoiceRead',))
+    access = tokens['accessToken']['token']
+    filters = {'subjectType': 'Subject2', 'dateRange': {**_range(emulator), 'restrictToPermanentStorageHwmDate': True}}
+    package, files = _read_export(emulator, access, keys, filters)
+    assert package['isTruncated'] and package['invoiceCount'] == 7 and len(package['parts']) > 1
+    metadata = json.loads(files['_metadata.json'])['invoices']
+    assert [m['ksefNumber'] for m in metadata] == numbers[:7]
+    assert sorted(files) == sorted([f'{n}.xml' for n in numbers[:7]] + ['_metadata.json'])
+    assert crypto.sha256_b64(files[f'{numbers[0]}.xml']) == metadata[0]['invoiceHash']
+    # the next window starts at the last permanent-storage date of the truncated package
+    filters['dateRange']['from'] = package['lastPermanentStorageDate']
+    rest, files = _read_export(emulator, access, keys, filters)
+    later = [m['ksefNumber'] for m in json.loads(files['_metadata.json'])['invoices']]
+    assert set(later) >= set(numbers[7:]) and not rest['isTruncated']
