@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
 import re
 import sys
@@ -138,7 +139,10 @@ def cmd_emulator(args):
     app = create_app(base_url=base_url, schema_dir=args.schema_dir, auth_delay=args.auth_delay,
                      invoice_delay=args.invoice_delay)
     app.service.clock.speed = args.clock_speed
+    app.enforce_limits = not args.no_rate_limits
     print(f'KSeF emulator on {base_url}/v2 (clock speed x{args.clock_speed}); Ctrl+C stops it', flush=True)
+    from werkzeug.serving import WSGIRequestHandler
+    WSGIRequestHandler.protocol_version = os.environ.get('KSEF_EMULATOR_HTTP', 'HTTP/1.1')
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0
 
@@ -170,6 +174,7 @@ def build_parser():
     emulator.add_argument('--clock-speed', type=float, default=1.0, help='emulated seconds per real second')
     emulator.add_argument('--auth-delay', type=float, default=0.5, help='seconds until an authentication is final')
     emulator.add_argument('--invoice-delay', type=float, default=1.0, help='seconds until an invoice is processed')
+    emulator.add_argument('--no-rate-limits', action='store_true', help='do not enforce the API rate limits')
     emulator.add_argument('--list-operations', action='store_true', help='print the implemented operations and exit')
     emulator.set_defaults(func=cmd_emulator)
 

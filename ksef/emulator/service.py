@@ -360,7 +360,6 @@ class KsefService:
         # KSeF marks an invoice Offline itself when its issue date is before the day it was received
         invoice.invoicing_mode = 'Offline' if invoice.offline_mode or issue_date < moment.date() else 'Online'
         invoice.parties = _parties(root, ns)
-        invoice.metadata = query.metadata(invoice)
         self.state.duplicates[(seller_nip, kind, number)] = invoice
         self.state.invoices_by_ksef_number[invoice.ksef_number] = invoice
         return 200, INVOICE_STATUS[200], [], None

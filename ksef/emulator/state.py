@@ -133,7 +133,15 @@ class Invoice:
     parties: Dict[str, list] = dataclasses.field(default_factory=dict)   # Subject2/Subject3 identifiers
     context_type: str = 'Nip'
     context_value: str = ''
-    metadata: Optional[dict] = None  # InvoiceMetadata, for queries and exports
+    _metadata: Optional[dict] = None
+
+    @property
+    def metadata(self):
+        """InvoiceMetadata for queries and exports, computed on first use (not on the sending path)."""
+        if self._metadata is None:
+            from .query import metadata
+            self._metadata = metadata(self)
+        return self._metadata
 
     def is_final(self, now):
         return now >= self.ready_at

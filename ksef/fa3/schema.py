@@ -94,30 +94,31 @@ def load_schema(schema_dir=None):
         raise SchemaNotFound(f'The FA(3) schema in {schema_dir} cannot be compiled: {exc}') from None
 
 
-_local = threading.local()  # compiled schemas are not shared between threads (libxml2 validation contexts)
+# One compiled schema per directory for the whole process. libxml2 validation is not thread-safe on a
+# shared schema object (it keeps the error log), so validations take a lock; each takes well under a
+# millisecond, far less than compiling the schema again in every thread (servers start a thread per request).
+_schemas = {}
+_lock = threading.Lock()
 
 
 def get_schema(schema_dir=None):
     key = str(pathlib.Path(schema_dir).resolve()) if schema_dir else str(default_schema_dir().resolve())
-    cache = getattr(_local, 'schemas', None)
-    if cache is None:
-        cache = _local.schemas = {}
-    if key not in cache:
-        cache[key] = load_schema(key)
-    return cache[key]
+    with _lock:
+        if key not in _schemas:
+            _schemas[key] = load_schema(key)
+        return _schemas[key]
 
 
 def xsd_problems(root, schema_dir=None):
     """Validate an lxml element tree; every schema error becomes a Problem with a readable path."""
     schema = get_schema(schema_dir)
-    if schema.validate(root):
-        return []
+    with _lock:
+        if schema.validate(root):
+            return []
+        entries = [(entry.path, entry.message, entry.type_name, entry.line) for entry in schema.error_log]
     tree = root.getroottree()
-    problems = []
-    for entry in schema.error_log:
-        problems.append(Problem(code='xsd', path=_named_path(tree, entry.path), message=_clean(entry.message),
-                                params=(entry.type_name, entry.line)))
-    return problems
+    return [Problem(code='xsd', path=_named_path(tree, path), message=_clean(message), params=(type_name, line))
+            for path, message, type_name, line in entries]
 
 
 def _named_path(tree, path):

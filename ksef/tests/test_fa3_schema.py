@@ -55,15 +55,25 @@ def test_official_urls_cover_every_schema_file(schema_dir):
     assert all(url.startswith('http://crd.gov.pl/') for url in schema.OFFICIAL_URLS.values())
 
 
-def test_compiled_schema_is_cached_per_thread(schema_dir):
+def test_compiled_schema_is_shared_and_validation_is_thread_safe(schema_dir):
     import threading
     first = schema.get_schema(schema_dir)
     assert schema.get_schema(schema_dir) is first
-    other = []
-    thread = threading.Thread(target=lambda: other.append(schema.get_schema(schema_dir)))
-    thread.start()
-    thread.join()
-    assert other[0] is not first
+    invoices = [fa3.build(samples.ten_line_invoice(i)) for i in range(40)]
+    broken = VALID.replace(b'<KodWaluty>PLN</KodWaluty>', b'<KodWaluty>QQQ</KodWaluty>')
+    batch = invoices + [broken] * 10
+    expected = sorted(tuple(p.code for p in fa3.validate(data)) for data in batch)   # one thread
+    assert expected.count(()) == 40
+    results = []
+
+    def work(data):
+        results.append(tuple(p.code for p in fa3.validate(data)))
+    threads = [threading.Thread(target=work, args=(data,)) for data in batch]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == expected
 
 
 def test_download_schemas_once_from_a_server(schema_dir, tmp_path):
