@@ -25,6 +25,8 @@ ACCESS_TOKEN_LIFE = datetime.timedelta(minutes=15)
 REFRESH_TOKEN_LIFE = datetime.timedelta(days=7)
 SESSION_LIFE = datetime.timedelta(hours=12)
 CONTEXT_TYPES = ('Nip', 'InternalId', 'NipVatUe', 'PeppolId')
+OWNER_PERMISSIONS = ('InvoiceWrite', 'InvoiceRead', 'CredentialsManage', 'CredentialsRead', 'Introspection',
+                     'SubunitManage')
 VALIDATION = 'Błąd walidacji danych wejściowych.'
 INVOICE_STATUS = {
     100: 'Faktura przyjęta do dalszego przetwarzania', 150: 'Trwa przetwarzanie', 200: 'Sukces',
@@ -55,6 +57,7 @@ class KsefService:
         self.lock = threading.RLock()
         self._jwt_secret = secrets.token_bytes(32)
         self._ca_key = crypto.generate_rsa_key()
+        self._auth_schema = None
         self.rotate_keys()
 
     # --- keys --------------------------------------------------------------------------------------
@@ -208,6 +211,100 @@ class KsefService:
                                           'exp': int((now + OPERATION_TOKEN_LIFE).timestamp())})
         self.state.authentications[ref] = auth
         return auth
+
+    def xades_signature(self, request):
+        """XAdES-signed AuthTokenRequest: signature, schema, challenge, then who signed and what they may do."""
+        from .. import xades
+        if request.content_length and request.content_length > 1_000_000:
+            raise bad_request(21405, VALIDATION, 'Dokument jest za duży.')
+        if request.mimetype not in ('application/xml', 'text/xml'):
+            raise bad_request(21405, VALIDATION, 'Content-Type must be application/xml')
+        data = request.get_data()
+        try:
+            root, certificate = xades.verify(data)
+        except xades.SignatureError as error:
+            raise bad_request(error.code, str(error)) from None
+        fields = self._auth_request_fields(root)
+        self._take_challenge(fields['challenge'])
+        now = self.clock.now()
+        subject, method = _certificate_subject(certificate, fields['subject_type'])
+        context = {'type': fields['context_type'], 'value': fields['context_value']}
+        if now < certificate.not_valid_before.replace(tzinfo=datetime.timezone.utc) or \
+                now > certificate.not_valid_after.replace(tzinfo=datetime.timezone.utc):
+            status = (460, 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu',
+                      ['Certyfikat jest nieważny.'])
+            permissions = []
+        elif subject is None:
+            raise bad_request(21115, 'Nieprawidłowy certyfikat.',
+                              'Certyfikat nie zawiera identyfikatora NIP ani PESEL: użyj certificateFingerprint.')
+        else:
+            permissions = self._permissions_of(subject, context)
+            status = (200, 'Uwierzytelnianie zakończone sukcesem', []) if permissions else \
+                (415, 'Uwierzytelnianie zakończone niepowodzeniem z powodu braku przypisanych uprawnień', [])
+        auth = self._new_authentication(method, 'XadesSignature', context, status, None, now)
+        auth.subject, auth.permissions = subject or {}, permissions
+        auth.auth_document_hash = crypto.sha256_b64(data)
+        return 202, {'referenceNumber': auth.reference_number,
+                     'authenticationToken': {'token': auth.operation_token,
+                                             'validUntil': iso(now + OPERATION_TOKEN_LIFE)}}
+
+    def _auth_request_fields(self, root):
+        from .. import xades
+        namespace = etree_namespace(root)
+        if namespace not in xades.AUTH_NAMESPACES or root.tag != f'{{{namespace}}}AuthTokenRequest':
+            raise bad_request(21401, 'Dokument nie jest zgodny ze schematem.', 'Oczekiwano AuthTokenRequest.')
+        self._validate_auth_schema(root)
+        ns = {'a': namespace}
+        context = root.find('a:ContextIdentifier', ns)
+        choice = context[0] if context is not None and len(context) else None
+        types = {'Nip': 'Nip', 'InternalId': 'InternalId', 'NipVatUe': 'NipVatUe', 'PeppolId': 'PeppolId'}
+        if choice is None or etree_local(choice) not in types:
+            raise bad_request(21401, 'Dokument nie jest zgodny ze schematem.', 'ContextIdentifier')
+        return {'challenge': root.findtext('a:Challenge', namespaces=ns), 'context_type': types[etree_local(choice)],
+                'context_value': (choice.text or '').strip(),
+                'subject_type': root.findtext('a:SubjectIdentifierType', namespaces=ns)}
+
+    def _validate_auth_schema(self, root):
+        """Against auth/schemat_auth_v2-1.xsd next to the FA(3) schema directory, when it is there (the 2.0
+        schema does not compile; both namespaces have the same structure)."""
+        import copy
+        import pathlib
+        from lxml import etree
+        from .. import xades
+        try:
+            base = pathlib.Path(self.options.schema_dir) if self.options.schema_dir else schema.default_schema_dir()
+        except schema.SchemaNotFound:
+            return
+        path = base.parent / 'auth' / 'schemat_auth_v2-1.xsd'
+        if not path.is_file():
+            return
+        if self._auth_schema is None:
+            self._auth_schema = xades.load_auth_schema(path)
+        clone = copy.deepcopy(root)
+        for signature in clone.findall(f'{{{xades.DS}}}Signature'):
+            clone.remove(signature)
+        text = etree.tostring(clone).replace(xades.AUTH_NAMESPACES[0].encode(), xades.AUTH_NAMESPACES[1].encode())
+        document = etree.fromstring(text)
+        if not self._auth_schema.validate(document):
+            raise bad_request(21401, 'Dokument nie jest zgodny ze schematem.',
+                              *[e.message for e in self._auth_schema.error_log][:5])
+
+    def _permissions_of(self, subject, context):
+        """The owner (same NIP as the context) holds every permission; others what was granted to them."""
+        owner_nip = context['value'].split('-')[0] if context['type'] in ('Nip', 'InternalId') else None
+        if subject.get('type') == 'Nip' and subject.get('value') == owner_nip:
+            return list(OWNER_PERMISSIONS)
+        return list(self.state.grants.get((context['type'], context['value'], subject.get('type'),
+                                           subject.get('value')), []))
+
+    def admin_grant(self, request):
+        """Grant permissions in a context to a subject (Nip | Pesel | Fingerprint), like /testdata/permissions."""
+        data = read_json(request)
+        require(data, 'contextIdentifier', 'subjectIdentifier', 'permissions')
+        context, subject = data['contextIdentifier'], data['subjectIdentifier']
+        key = (context['type'], context['value'], subject['type'], subject['value'])
+        self.state.grants[key] = sorted(set(self.state.grants.get(key, [])) | set(data['permissions']))
+        return 200, {'permissions': self.state.grants[key]}
 
     def _auth_status(self, auth):
         if self.clock.now() < auth.ready_at:
@@ -773,6 +870,37 @@ def _parties(root, ns):
     authorized = root.findtext('f:PodmiotUpowazniony/f:DaneIdentyfikacyjne/f:NIP', namespaces=ns)
     return {'Subject2': [buyer] if buyer else [], 'Subject3': third,
             'SubjectAuthorized': [authorized] if authorized else []}
+
+
+def etree_namespace(element):
+    from lxml import etree
+    return etree.QName(element).namespace
+
+
+def etree_local(element):
+    from lxml import etree
+    return etree.QName(element).localname
+
+
+def _certificate_subject(certificate, subject_type):
+    """(subject, authentication method) from a signing certificate, as KSeF reads it."""
+    import re
+    from cryptography.x509.oid import NameOID as Oid
+    from .. import xades
+    if subject_type == 'certificateFingerprint':
+        return {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(certificate)}, 'QualifiedSignature'
+    attributes = {attribute.oid.dotted_string: attribute.value for attribute in certificate.subject}
+    serial = attributes.get(Oid.SERIAL_NUMBER.dotted_string, '')
+    organization = attributes.get('2.5.4.97', '')
+    if re.search(r'(VATPL).*?(\d{10})', organization):
+        return {'type': 'Nip', 'value': re.search(r'(\d{10})', organization).group(1)}, 'QualifiedSeal'
+    match = re.search(r'(PNOPL|PESEL).*?(\d{11})', serial)
+    if match:
+        return {'type': 'Pesel', 'value': match.group(2)}, 'QualifiedSignature'
+    match = re.search(r'(TINPL|NIP).*?(\d{10})', serial)
+    if match:
+        return {'type': 'Nip', 'value': match.group(2)}, 'QualifiedSignature'
+    return None, 'QualifiedSignature'
 
 
 def _continuation_offset(token):

@@ -605,3 +605,73 @@ def test_export_package_with_metadata_and_truncation(api, schema_dir):
     rest, files = _read_export(emulator, access, keys, filters)
     later = [m['ksefNumber'] for m in json.loads(files['_metadata.json'])['invoices']]
     assert set(later) >= set(numbers[7:]) and not rest['isTruncated']
+
+
+def _xades_login(emulator, key, certificate, context=('Nip', SELLER), subject_type='certificateSubject'):
+    from ksef import xades
+    challenge = emulator.json('POST', '/auth/challenge', expect=200)
+    document = xades.auth_token_request(challenge['challenge'], context[0], context[1], subject_type)
+    response = emulator.client.post(API_PREFIX + '/auth/xades-signature', data=xades.sign(document, key, certificate),
+                                    content_type='application/xml')
+    return response
+
+
+@pytest.mark.parametrize('kind', ['rsa', 'ec'])
+def test_xades_login_with_a_company_seal_gives_owner_permissions(emulator, kind):
+    from .test_xades import certificate_for
+    key = crypto.generate_rsa_key() if kind == 'rsa' else crypto.generate_ec_key()
+    certificate = certificate_for(key, organization_identifier=f'VATPL-{SELLER}')
+    response = _xades_login(emulator, key, certificate)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    init = response.json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+    assert status['authenticationMethodInfo']['category'] == 'XadesSignature'
+    tokens = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'], expect=200)
+    open_session(emulator, tokens['accessToken']['token'], public_keys(emulator))
+
+
+def test_xades_person_without_permission_then_granted(emulator):
+    from .test_xades import certificate_for
+    key = crypto.generate_ec_key()
+    certificate = certificate_for(key, cn='Jan Kowalski', serial='PNOPL-80010112345')
+    init = _xades_login(emulator, key, certificate).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 415
+    emulator.client.post('/_emulator/grants', json={'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+                                                    'subjectIdentifier': {'type': 'Pesel', 'value': '80010112345'},
+                                                    'permissions': ['InvoiceRead']})
+    init = _xades_login(emulator, key, certificate).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+
+
+def test_xades_fingerprint_subject_and_certificate_without_identifier(emulator):
+    from ksef import xades
+    from .test_xades import certificate_for
+    key = crypto.generate_rsa_key()
+    certificate = certificate_for(key, cn='Bez identyfikatora')
+    response = _xades_login(emulator, key, certificate)
+    assert response.status_code == 400
+    assert response.json['exception']['exceptionDetailList'][0]['exceptionCode'] == 21115
+    emulator.client.post('/_emulator/grants', json={
+        'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+        'subjectIdentifier': {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(certificate)},
+        'permissions': ['InvoiceWrite']})
+    init = _xades_login(emulator, key, certificate, subject_type='certificateFingerprint').json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+
+
+def test_xades_tampered_or_unsigned_document(emulator):
+    from ksef import xades
+    from .test_xades import certificate_for
+    key = crypto.generate_rsa_key()
+    certificate = certificate_for(key, organization_identifier=f'VATPL-{SELLER}')
+    challenge = emulator.json('POST', '/auth/challenge', expect=200)
+    document = xades.auth_token_request(challenge['challenge'], 'Nip', SELLER)
+    response = emulator.client.post(API_PREFIX + '/auth/xades-signature', data=document, content_type='application/xml')
+    assert response.json['exception']['exceptionDetailList'][0]['exceptionCode'] == 9102
+    signed = xades.sign(document, key, certificate).replace(SELLER.encode(), b'7740001454')
+    response = emulator.client.post(API_PREFIX + '/auth/xades-signature', data=signed, content_type='application/xml')
+    assert response.json['exception']['exceptionDetailList'][0]['exceptionCode'] == 9105
