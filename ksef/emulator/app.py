@@ -66,6 +66,15 @@ class EmulatorApp:
             ('POST', '/invoices/exports', s.create_export),
             ('GET', '/invoices/exports/{referenceNumber}', s.export_status),
             ('GET', '/rate-limits', s.rate_limits),
+            ('GET', '/limits/context', s.context_limits),
+            ('GET', '/limits/subject', s.subject_limits),
+            ('POST', '/tokens', s.create_token),
+            ('GET', '/tokens', s.list_tokens),
+            ('GET', '/tokens/{referenceNumber}', s.get_token),
+            ('DELETE', '/tokens/{referenceNumber}', s.revoke_token),
+            ('GET', '/auth/sessions', s.list_auth_sessions),
+            ('DELETE', '/auth/sessions/current', s.terminate_current_auth_session),
+            ('DELETE', '/auth/sessions/{referenceNumber}', s.terminate_auth_session),
         ]
         for method, template, handler in api:
             self.router.add(method, API_PREFIX + template, handler)

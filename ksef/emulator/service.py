@@ -350,6 +350,124 @@ class KsefService:
             raise ApiError(403, description='Brak uprawnień do wykonania operacji.', reason_code='missing-permissions',
                            extra={'requiredAnyOfPermissions': list(any_of), 'presentPermissions': auth.permissions})
 
+    # --- KSeF tokens and authentication sessions ---------------------------------------------------------
+
+    def create_token(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'CredentialsManage')
+        if auth.context_type not in ('Nip', 'InternalId'):
+            raise bad_request(26002, 'Nie można wygenerować tokena dla obecnego typu kontekstu.', auth.context_type)
+        data = read_json(request)
+        require(data, 'permissions', 'description')
+        permissions = data['permissions']
+        if not isinstance(permissions, list) or not permissions or not all(isinstance(p, str) for p in permissions):
+            raise bad_request(21405, VALIDATION, 'permissions must be a non-empty list')
+        if not 5 <= len(str(data['description'])) <= 256:
+            raise bad_request(21405, VALIDATION, 'description must have 5 to 256 characters')
+        missing = set(permissions) - set(auth.permissions)
+        if missing:
+            raise bad_request(26001, 'Nie można nadać tokenowi uprawnień, których nie posiadasz.', *sorted(missing))
+        now = self.clock.now()
+        ref = reference_number(now, 'TK')
+        secret = f'{ref}|{auth.context_type.lower()}-{auth.context_value}|{secrets.token_hex(32)}'
+        author = auth.subject if auth.subject.get('type') in ('Nip', 'Pesel', 'Fingerprint') else \
+            {'type': 'Nip', 'value': auth.context_value.split('-')[0]}
+        self.state.tokens[secret] = KsefToken(ref, secret, auth.context_type, auth.context_value, list(permissions),
+                                              data['description'], dict(author), now, status='Pending')
+        self.state.token_activation[ref] = now + datetime.timedelta(seconds=self.options.auth_delay)
+        return 202, {'referenceNumber': ref, 'token': secret}
+
+    def _token_item(self, token):
+        ready = self.state.token_activation.get(token.reference_number)
+        if token.status == 'Pending' and ready and self.clock.now() >= ready:
+            token.status = 'Active'
+        item = {'referenceNumber': token.reference_number, 'authorIdentifier': dict(token.author),
+                'contextIdentifier': {'type': token.context_type, 'value': token.context_value},
+                'description': token.description, 'requestedPermissions': list(token.permissions),
+                'dateCreated': iso(token.created), 'status': token.status}
+        if token.last_use:
+            item['lastUseDate'] = iso(token.last_use)
+        return item
+
+    def _tokens_of(self, auth):
+        return [t for t in self.state.tokens.values()
+                if (t.context_type, t.context_value) == (auth.context_type, auth.context_value)]
+
+    def list_tokens(self, request):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'CredentialsManage', 'CredentialsRead')
+        statuses = request.args.getlist('status')
+        items = [self._token_item(t) for t in sorted(self._tokens_of(auth), key=lambda t: t.created, reverse=True)]
+        items = [i for i in items if not statuses or i['status'] in statuses]
+        description = request.args.get('description')
+        if description:
+            items = [i for i in items if description.lower() in i['description'].lower()]
+        return 200, self._page(request, items, 'tokens', 10, 100)
+
+    def get_token(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        for token in self._tokens_of(auth):
+            if token.reference_number == referenceNumber:
+                return 200, self._token_item(token)
+        raise bad_request(21405, VALIDATION, f'Nie znaleziono tokena {referenceNumber}.')
+
+    def revoke_token(self, request, referenceNumber):
+        _context, auth = self.context_of_request(request)
+        self._require_permission(auth, 'CredentialsManage')
+        for token in self._tokens_of(auth):
+            if token.reference_number == referenceNumber:
+                token.status = 'Revoked'
+                return 204, None
+        raise bad_request(21405, VALIDATION, f'Nie znaleziono tokena {referenceNumber}.')
+
+    def _page(self, request, items, key, smallest, largest):
+        try:
+            page_size = int(request.args.get('pageSize', smallest))
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'pageSize must be an integer') from None
+        if not smallest <= page_size <= largest:
+            raise bad_request(21405, VALIDATION, f'pageSize must be between {smallest} and {largest}')
+        start = _continuation_offset(request.headers.get('x-continuation-token'))
+        body = {key: items[start:start + page_size]}
+        if start + page_size < len(items):
+            body['continuationToken'] = crypto.b64(f'offset:{start + page_size}'.encode())
+        return body
+
+    def list_auth_sessions(self, request):
+        _context, current = self.context_of_request(request)
+        mine = [a for a in self.state.authentications.values()
+                if (a.context_type, a.context_value) == (current.context_type, current.context_value)
+                and a.redeemed and not a.terminated]
+        items = []
+        for auth in sorted(mine, key=lambda a: a.started, reverse=True):
+            item = {'startDate': iso(auth.started), 'authenticationMethod': auth.method,
+                    'authenticationMethodInfo': {'category': auth.category, 'code': f'{auth.category}.{auth.method}',
+                                                 'displayName': auth.method},
+                    'status': self._auth_status(auth), 'isTokenRedeemed': auth.redeemed,
+                    'referenceNumber': auth.reference_number, 'isCurrent': auth is current}
+            if auth.refresh_valid_until:
+                item['refreshTokenValidUntil'] = iso(auth.refresh_valid_until)
+            items.append(item)
+        return 200, self._page(request, items, 'items', 10, 100)
+
+    def terminate_current_auth_session(self, request):
+        header = request.headers.get('Authorization', '')
+        claims = self._claims(header[7:].strip()) if header.startswith('Bearer ') else None
+        auth = self.state.authentications.get((claims or {}).get('ref'))
+        if auth is None or claims.get('token-type') not in ('ContextToken', 'RefreshToken') \
+                or claims['exp'] < self.clock.now().timestamp():
+            raise ApiError(401, description='Nieprawidłowy token.')
+        auth.terminated = True
+        return 204, None
+
+    def terminate_auth_session(self, request, referenceNumber):
+        _context, current = self.context_of_request(request)
+        auth = self.state.authentications.get(referenceNumber)
+        if auth is None or (auth.context_type, auth.context_value) != (current.context_type, current.context_value):
+            raise bad_request(21304, 'Brak uwierzytelnienia o podanym numerze referencyjnym.', referenceNumber)
+        auth.terminated = True
+        return 204, None
+
     # --- online sessions ---------------------------------------------------------------------------
 
     def open_online_session(self, request):
@@ -827,6 +945,15 @@ class KsefService:
         return 200, ('bytes', export['parts'][int(ordinal) - 1], {})
 
     # --- limits --------------------------------------------------------------------------------------
+
+    def context_limits(self, request):
+        self.context_of_request(request)
+        limits = {'maxInvoiceSizeInMB': 1, 'maxInvoiceWithAttachmentSizeInMB': 3, 'maxInvoices': 10000}
+        return 200, {'onlineSession': dict(limits), 'batchSession': dict(limits)}
+
+    def subject_limits(self, request):
+        self.context_of_request(request)
+        return 200, {'enrollment': {'maxEnrollments': 300}, 'certificate': {'maxCertificates': 100}}
 
     def rate_limits(self, request):
         from ..limits import GROUPS

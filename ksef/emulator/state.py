@@ -178,4 +178,5 @@ class State:
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice
     subjects: Dict[str, dict] = dataclasses.field(default_factory=dict)             # testdata subjects by NIP
     exports: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    token_activation: Dict[str, datetime.datetime] = dataclasses.field(default_factory=dict)
     grants: Dict[tuple, List[str]] = dataclasses.field(default_factory=dict)   # (ctx type, ctx, subj type, subj)

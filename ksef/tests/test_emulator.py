@@ -675,3 +675,44 @@ def test_xades_tampered_or_unsigned_document(emulator):
     signed = xades.sign(document, key, certificate).replace(SELLER.encode(), b'7740001454')
     response = emulator.client.post(API_PREFIX + '/auth/xades-signature', data=signed, content_type='application/xml')
     assert response.json['exception']['exceptionDetailList'][0]['exceptionCode'] == 9105
+
+
+def test_tokens_api_create_list_use_and_revoke(emulator):
+    from .test_xades import certificate_for
+    key = crypto.generate_ec_key()
+    init = _xades_login(emulator, key, certificate_for(key, organization_identifier=f'VATPL-{SELLER}')).json
+    owner = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'])
+    access = owner['accessToken']['token']
+    created = emulator.json('POST', '/tokens', {'permissions': ['InvoiceWrite', 'InvoiceRead'],
+                                                'description': 'Odoo l10n_pl_ksef'}, token=access, expect=202)
+    listed = emulator.json('GET', '/tokens', token=access, expect=200)
+    assert [(t['referenceNumber'], t['status']) for t in listed['tokens']] == [(created['referenceNumber'], 'Active')]
+    token_init, operation, status, _keys = authenticate(emulator, created['token'])
+    assert status['status']['code'] == 200
+    emulator.call('DELETE', f'/tokens/{created["referenceNumber"]}', token=access, expect=204)
+    assert emulator.json('GET', f'/tokens/{created["referenceNumber"]}', token=access)['status'] == 'Revoked'
+    _init, _operation, status, _keys = authenticate(emulator, created['token'])
+    assert status['status']['code'] == 450
+    refused = emulator.call('POST', '/tokens', {'permissions': ['EnforcementOperations'], 'description': 'za dużo'},
+                            token=access, expect=400)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 26001
+
+
+def test_auth_sessions_are_listed_and_terminated(emulator):
+    tokens, keys = login(emulator)
+    other, _keys = login(emulator)
+    listed = emulator.json('GET', '/auth/sessions', token=tokens['accessToken']['token'], expect=200)
+    assert len(listed['items']) == 2 and sum(i['isCurrent'] for i in listed['items']) == 1
+    other_reference = [i['referenceNumber'] for i in listed['items'] if not i['isCurrent']][0]
+    emulator.call('DELETE', f'/auth/sessions/{other_reference}', token=tokens['accessToken']['token'], expect=204)
+    emulator.call('POST', '/auth/token/refresh', token=other['refreshToken']['token'], expect=401)
+    emulator.call('DELETE', '/auth/sessions/current', token=tokens['refreshToken']['token'], expect=204)
+    emulator.call('POST', '/auth/token/refresh', token=tokens['refreshToken']['token'], expect=401)
+
+
+def test_context_and_subject_limits(emulator):
+    tokens, keys = login(emulator)
+    limits_body = emulator.json('GET', '/limits/context', token=tokens['accessToken']['token'], expect=200)
+    assert limits_body['onlineSession'] == {'maxInvoiceSizeInMB': 1, 'maxInvoiceWithAttachmentSizeInMB': 3,
+                                            'maxInvoices': 10000}
+    emulator.call('GET', '/limits/subject', token=tokens['accessToken']['token'], expect=200)
