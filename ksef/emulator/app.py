@@ -1,4 +1,5 @@
 """The emulator as a Werkzeug WSGI application: routes, rate limits, faults on demand."""
+import datetime
 import time
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -30,12 +31,53 @@ class Faults:
         self.drop = int(data.get('drop', 0))
 
 
+class Availability:
+    """Latarnia-like availability: announcements with a window; during MAINTENANCE, FAILURE or TOTAL_FAILURE
+    the API answers 503 (the status endpoints keep answering)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.messages = []
+
+    def announce(self, data):
+        category = data.get('category')
+        if category not in ('MAINTENANCE', 'FAILURE', 'TOTAL_FAILURE'):
+            raise ApiError(400, 21405, 'category must be MAINTENANCE, FAILURE or TOTAL_FAILURE')
+        now = self.clock.now()
+        start = datetime.datetime.fromisoformat(data['start']) if data.get('start') else now
+        end = datetime.datetime.fromisoformat(data['end']) if data.get('end') else None
+        message = {'id': len(self.messages) + 1, 'eventId': len(self.messages) + 1, 'category': category,
+                   'type': 'MAINTENANCE_ANNOUNCEMENT' if category == 'MAINTENANCE' else 'FAILURE_START',
+                   'title': data.get('title', category), 'text': data.get('text', ''), 'start': iso(start),
+                   'end': iso(end) if end else None, 'version': 1, 'published': iso(now)}
+        self.messages.append(message)
+        return message
+
+    def end(self):
+        now = iso(self.clock.now())
+        for message in self.messages:
+            if message['end'] is None:
+                message['end'] = now
+                if message['type'] == 'FAILURE_START':
+                    message['type'] = 'FAILURE_END'
+
+    def current(self):
+        now = self.clock.now()
+        active = [m for m in self.messages
+                  if datetime.datetime.fromisoformat(m['start']) <= now
+                  and (m['end'] is None or now < datetime.datetime.fromisoformat(m['end']))]
+        order = ['MAINTENANCE', 'FAILURE', 'TOTAL_FAILURE']
+        status = max((m['category'] for m in active), key=order.index) if active else 'AVAILABLE'
+        return status, active
+
+
 class EmulatorApp:
     def __init__(self, service=None, enforce_limits=True, base_url='http://127.0.0.1'):
         self.service = service or KsefService(base_url=base_url + API_PREFIX)
         self.enforce_limits = enforce_limits
         self.counter = SlidingWindowCounter()
         self.faults = Faults()
+        self.availability = Availability(self.service.clock)
         self.router = Router()
         self._routes()
 
@@ -84,6 +126,9 @@ class EmulatorApp:
             ('POST', '/_emulator/keys/rotate', s.admin_rotate_keys),
             ('POST', '/_emulator/faults', self.admin_faults),
             ('POST', '/_emulator/grants', s.admin_grant),
+            ('POST', '/_emulator/availability', self.admin_availability),
+            ('GET', '/latarnia/status', self.latarnia_status),
+            ('GET', '/latarnia/messages', self.latarnia_messages),
             ('PUT', API_PREFIX + '/_emulator/upload/{sessionReference}/{ordinal}', s.upload_part),
             ('GET', API_PREFIX + '/_emulator/export/{reference}/{ordinal}', s.export_part),
             ('GET', API_PREFIX + '/_emulator/upo/{invoiceReference}',
@@ -103,6 +148,21 @@ class EmulatorApp:
         from .http import read_json
         self.faults.configure(read_json(request))
         return 200, {'status': self.faults.status, 'count': self.faults.count}
+
+    def admin_availability(self, request):
+        from .http import read_json
+        data = read_json(request)
+        if data.get('endAll'):   # the announced events are over
+            self.availability.end()
+            return 200, {'status': self.availability.current()[0]}
+        return 200, self.availability.announce(data)
+
+    def latarnia_status(self, request):
+        status, active = self.availability.current()
+        return 200, {'status': status, 'messages': active}
+
+    def latarnia_messages(self, request):
+        return 200, list(self.availability.messages)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -138,6 +198,9 @@ class EmulatorApp:
         return self._respond(result)
 
     def _apply_faults(self, request):
+        status, _active = self.availability.current()
+        if status != 'AVAILABLE':
+            raise ApiError(503, description=f'KSeF is unavailable ({status}).')
         faults = self.faults
         if faults.latency:
             time.sleep(faults.latency)

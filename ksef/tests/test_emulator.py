@@ -716,3 +716,21 @@ def test_context_and_subject_limits(emulator):
     assert limits_body['onlineSession'] == {'maxInvoiceSizeInMB': 1, 'maxInvoiceWithAttachmentSizeInMB': 3,
                                             'maxInvoices': 10000}
     emulator.call('GET', '/limits/subject', token=tokens['accessToken']['token'], expect=200)
+
+
+def test_availability_announcements_and_latarnia_status(emulator):
+    assert emulator.client.get('/latarnia/status').json == {'status': 'AVAILABLE', 'messages': []}
+    emulator.client.post('/_emulator/availability', json={'category': 'FAILURE', 'title': 'Awaria KSeF'})
+    status = emulator.client.get('/latarnia/status').json
+    assert status['status'] == 'FAILURE' and status['messages'][0]['type'] == 'FAILURE_START'
+    assert emulator.client.post(API_PREFIX + '/auth/challenge').status_code == 503
+    emulator.client.post('/_emulator/availability', json={'endAll': True})
+    assert emulator.client.get('/latarnia/status').json['status'] == 'AVAILABLE'
+    assert emulator.client.get('/latarnia/messages').json[0]['type'] == 'FAILURE_END'
+    assert emulator.client.post(API_PREFIX + '/auth/challenge').status_code == 200
+    start = emulator.app.service.clock.now() + __import__('datetime').timedelta(hours=1)
+    emulator.client.post('/_emulator/availability', json={
+        'category': 'MAINTENANCE', 'start': start.isoformat(), 'end': (start + __import__('datetime').timedelta(hours=2)).isoformat()})
+    assert emulator.client.get('/latarnia/status').json['status'] == 'AVAILABLE', 'announced, not started yet'
+    emulator.app.service.clock.advance(3600 + 60)
+    assert emulator.client.get('/latarnia/status').json['status'] == 'MAINTENANCE'
