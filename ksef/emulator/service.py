@@ -306,6 +306,63 @@ class KsefService:
         self.state.grants[key] = sorted(set(self.state.grants.get(key, [])) | set(data['permissions']))
         return 200, {'permissions': self.state.grants[key]}
 
+    # --- TEST-environment set-up endpoints (/testdata) ------------------------------------------------
+
+    def testdata_subject(self, request):
+        data = read_json(request)
+        require(data, 'subjectNip', 'subjectType', 'description')
+        if data['subjectNip'] in self.state.subjects:
+            raise bad_request(30001, 'Podmiot już istnieje.', data['subjectNip'])
+        self.state.subjects[data['subjectNip']] = dict(data)
+        return 200, None
+
+    def testdata_subject_remove(self, request):
+        data = read_json(request)
+        require(data, 'subjectNip')
+        self.state.subjects.pop(data['subjectNip'], None)
+        return 200, None
+
+    def testdata_person(self, request):
+        data = read_json(request)
+        require(data, 'nip', 'pesel', 'description')
+        self.state.persons[data['pesel']] = dict(data)
+        # a person's PESEL and NIP are the same subject: the NIP owner's rights follow the linked PESEL
+        self.state.grants[('Nip', data['nip'], 'Pesel', data['pesel'])] = list(OWNER_PERMISSIONS)
+        return 200, None
+
+    def testdata_permissions(self, request, revoke=False):
+        data = read_json(request)
+        require(data, 'contextIdentifier', 'authorizedIdentifier', 'permissions')
+        context, subject = data['contextIdentifier'], data['authorizedIdentifier']
+        key = ('Nip', context['value'], subject['type'], subject['value'])
+        names = {p['permissionType'] if isinstance(p, dict) else p for p in data['permissions']}
+        current = set(self.state.grants.get(key, []))
+        self.state.grants[key] = sorted(current - names if revoke else current | names)
+        return 200, None
+
+    def testdata_permissions_revoke(self, request):
+        return self.testdata_permissions(request, revoke=True)
+
+    def testdata_attachment(self, request, allowed=True):
+        data = read_json(request)
+        require(data, 'nip')
+        self.state.attachment_consent[data['nip']] = None if allowed else self.clock.now()
+        return 200, None
+
+    def testdata_attachment_revoke(self, request):
+        return self.testdata_attachment(request, allowed=False)
+
+    def attachment_status(self, request):
+        _context, auth = self.context_of_request(request)
+        nip = auth.context_value.split('-')[0]
+        if nip not in self.state.attachment_consent:
+            return 200, {'isAttachmentAllowed': False}
+        revoked = self.state.attachment_consent[nip]
+        body = {'isAttachmentAllowed': revoked is None}
+        if revoked:
+            body['revokedDate'] = iso(revoked)
+        return 200, body
+
     def _auth_status(self, auth):
         if self.clock.now() < auth.ready_at:
             return {'code': 100, 'description': 'Uwierzytelnianie w toku', 'details': []}
@@ -558,8 +615,11 @@ class KsefService:
         if session.context_value.split('-')[0] != seller_nip:
             return 410, INVOICE_STATUS[410], [f'Kontekst {session.context_value} nie może wystawiać faktur '
                                               f'sprzedawcy {seller_nip}.'], None
-        if session.kind == 'Online' and root.find('f:Zalacznik', ns) is not None:
-            return 415, INVOICE_STATUS[415], ['Faktury z załącznikiem przyjmowane są wyłącznie w sesji wsadowej.'], None
+        if root.find('f:Zalacznik', ns) is not None:
+            if session.kind == 'Online':
+                return 415, INVOICE_STATUS[415], ['Faktury z załącznikiem przyjmowane są wyłącznie w sesji wsadowej.'], None
+            if self.state.attachment_consent.get(seller_nip, 'none') is not None:
+                return 415, INVOICE_STATUS[415], ['Podatnik nie zgłosił możliwości dołączania załączników (e-US).'], None
         original = self.state.duplicates.get((seller_nip, kind, number))
         if original is not None:
             return 440, INVOICE_STATUS[440], [f'Duplikat faktury. Faktura o numerze KSeF: {original.ksef_number} '
@@ -757,7 +817,9 @@ class KsefService:
         return self.session_invoices(request, referenceNumber, failed_only=True)
 
     def session_status(self, request, referenceNumber):
-        session = self._session_for_reading(request, referenceNumber)
+        return self.session_status_body(self._session_for_reading(request, referenceNumber))
+
+    def session_status_body(self, session):
         now = self.clock.now()
         statuses = [self._invoice_status(invoice)['status']['code'] for invoice in session.invoices]
         body = {'dateCreated': iso(session.created), 'dateUpdated': iso(session.updated),
@@ -788,6 +850,31 @@ class KsefService:
                                       'downloadUrl': f'{self.base_url}/_emulator/session-upo/{session.reference_number}',
                                       'downloadUrlExpirationDate': iso(now + datetime.timedelta(days=3))}]}
         return 200, body
+
+    def list_sessions(self, request):
+        _context, auth = self.context_of_request(request)
+        kind = request.args.get('sessionType')
+        if kind not in ('Online', 'Batch'):
+            raise bad_request(21405, VALIDATION, 'sessionType (Online or Batch) is required')
+        mine = [x for x in self.state.sessions.values() if x.kind == kind
+                and (x.context_type, x.context_value) == (auth.context_type, auth.context_value)
+                and ('Introspection' in auth.permissions or x.authentication_reference == auth.reference_number
+                     or 'InvoiceWrite' in auth.permissions)]
+        reference = request.args.get('referenceNumber')
+        items = []
+        for session in sorted(mine, key=lambda x: x.created, reverse=True):
+            if reference and session.reference_number != reference:
+                continue
+            _status, status = self.session_status_body(session)
+            item = {'referenceNumber': session.reference_number, 'status': status['status'],
+                    'dateCreated': status['dateCreated'], 'dateUpdated': status['dateUpdated'],
+                    'totalInvoiceCount': status['invoiceCount'],
+                    'successfulInvoiceCount': status['successfulInvoiceCount'],
+                    'failedInvoiceCount': status['failedInvoiceCount']}
+            if 'validUntil' in status:
+                item['validUntil'] = status['validUntil']
+            items.append(item)
+        return 200, self._page(request, items, 'sessions', 10, 1000)
 
     def _accepted(self, session):
         now = self.clock.now()

@@ -178,5 +178,7 @@ class State:
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice
     subjects: Dict[str, dict] = dataclasses.field(default_factory=dict)             # testdata subjects by NIP
     exports: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    persons: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    attachment_consent: Dict[str, Optional[datetime.datetime]] = dataclasses.field(default_factory=dict)  # NIP -> revoked
     token_activation: Dict[str, datetime.datetime] = dataclasses.field(default_factory=dict)
     grants: Dict[tuple, List[str]] = dataclasses.field(default_factory=dict)   # (ctx type, ctx, subj type, subj)

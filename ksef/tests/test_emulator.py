@@ -425,6 +425,8 @@ def send_batch(emulator, access, keys, archive, compression='Zip', parts=2, corr
 def test_batch_session_with_parts(emulator, compression):
     tokens, keys = login(emulator)
     access = tokens['accessToken']['token']
+    emulator.call('POST', '/testdata/attachment', {'nip': SELLER}, expect=200)
+    assert emulator.json('GET', '/permissions/attachments/status', token=access)['isAttachmentAllowed'] is True
     scenarios = samples.scenarios()
     for index, name in enumerate(('vat_23', 'vat_mixed_23_8_5', 'attachment')):
         scenarios[name].body.number = f'FV/{index}/B/2026'   # one number each: the samples share FV/1/11/2026
@@ -734,3 +736,41 @@ def test_availability_announcements_and_latarnia_status(emulator):
     assert emulator.client.get('/latarnia/status').json['status'] == 'AVAILABLE', 'announced, not started yet'
     emulator.app.service.clock.advance(3600 + 60)
     assert emulator.client.get('/latarnia/status').json['status'] == 'MAINTENANCE'
+
+
+def test_attachment_needs_the_taxpayers_consent(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    files = [('attachment.xml', fa3.build(samples.scenarios()['attachment']))]
+    session = send_batch(emulator, access, keys, build_archive(files), parts=1)
+    emulator.call('POST', f'/sessions/batch/{session}/close', token=access, expect=204)
+    listed = emulator.json('GET', f'/sessions/{session}/invoices', token=access)
+    assert listed['invoices'][0]['status']['code'] == 415
+    sessions = emulator.json('GET', '/sessions?sessionType=Batch', token=access, expect=200)
+    assert [s['referenceNumber'] for s in sessions['sessions']] == [session]
+    assert sessions['sessions'][0]['failedInvoiceCount'] == 1
+
+
+def test_testdata_person_and_permissions(emulator):
+    from .test_xades import certificate_for
+    emulator.call('POST', '/testdata/subject', {'subjectNip': SELLER, 'subjectType': 'EnforcementAuthority',
+                                               'description': 'Podmiot testowy'}, expect=200)
+    again = emulator.call('POST', '/testdata/subject', {'subjectNip': SELLER, 'subjectType': 'EnforcementAuthority',
+                                                       'description': 'Podmiot testowy'}, expect=400)
+    assert json.loads(again.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 30001
+    key = crypto.generate_ec_key()
+    person = certificate_for(key, cn='Anna Nowak', serial='PNOPL-90010154321')
+    emulator.call('POST', '/testdata/permissions', {
+        'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+        'authorizedIdentifier': {'type': 'Pesel', 'value': '90010154321'},
+        'permissions': [{'permissionType': 'InvoiceRead', 'description': 'odczyt'}]}, expect=200)
+    init = _xades_login(emulator, key, person).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+    emulator.call('POST', '/testdata/permissions/revoke', {
+        'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+        'authorizedIdentifier': {'type': 'Pesel', 'value': '90010154321'},
+        'permissions': [{'permissionType': 'InvoiceRead', 'description': 'odczyt'}]}, expect=200)
+    init = _xades_login(emulator, key, person).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 415
