@@ -18,6 +18,7 @@ from .state import (
     Authentication, Challenge, Clock, Invoice, KsefToken, PublicKey, Session, State, iso, reference_number,
 )
 from . import query, upo
+from .certificates import CertificatesMixin, subject_fields
 
 CHALLENGE_LIFE = datetime.timedelta(minutes=10)
 OPERATION_TOKEN_LIFE = datetime.timedelta(minutes=45)
@@ -48,7 +49,7 @@ class Options:
         self.validate_nip_checksums = validate_nip_checksums   # PRD does, TEST does not
 
 
-class KsefService:
+class KsefService(CertificatesMixin):
     def __init__(self, clock=None, options=None, base_url='http://127.0.0.1'):
         self.clock = clock or Clock()
         self.options = options or Options()
@@ -229,10 +230,13 @@ class KsefService:
         now = self.clock.now()
         subject, method = _certificate_subject(certificate, fields['subject_type'])
         context = {'type': fields['context_type'], 'value': fields['context_value']}
-        if now < certificate.not_valid_before.replace(tzinfo=datetime.timezone.utc) or \
+        issued_here, certificate_problem = self.ksef_certificate_status(certificate)
+        if issued_here:
+            method = 'InternalCertificate'
+        if certificate_problem or now < certificate.not_valid_before.replace(tzinfo=datetime.timezone.utc) or \
                 now > certificate.not_valid_after.replace(tzinfo=datetime.timezone.utc):
             status = (460, 'Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu',
-                      ['Certyfikat jest nieważny.'])
+                      [certificate_problem or 'Certyfikat jest nieważny.'])
             permissions = []
         elif subject is None:
             raise bad_request(21115, 'Nieprawidłowy certyfikat.',
@@ -243,6 +247,7 @@ class KsefService:
                 (415, 'Uwierzytelnianie zakończone niepowodzeniem z powodu braku przypisanych uprawnień', [])
         auth = self._new_authentication(method, 'XadesSignature', context, status, None, now)
         auth.subject, auth.permissions = subject or {}, permissions
+        auth.certificate_subject_fields = subject_fields(certificate)
         auth.auth_document_hash = crypto.sha256_b64(data)
         return 202, {'referenceNumber': auth.reference_number,
                      'authenticationToken': {'token': auth.operation_token,

@@ -107,6 +107,7 @@ class Authentication:
     refresh_valid_until: Optional[datetime.datetime] = None
     last_refresh: Optional[datetime.datetime] = None
     terminated: bool = False
+    certificate_subject_fields: Dict[str, Optional[str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -178,6 +179,8 @@ class State:
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice
     subjects: Dict[str, dict] = dataclasses.field(default_factory=dict)             # testdata subjects by NIP
     exports: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    enrollments: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    certificates: Dict[str, object] = dataclasses.field(default_factory=dict)                 # by serial (hex)
     persons: Dict[str, dict] = dataclasses.field(default_factory=dict)
     attachment_consent: Dict[str, Optional[datetime.datetime]] = dataclasses.field(default_factory=dict)  # NIP -> revoked
     token_activation: Dict[str, datetime.datetime] = dataclasses.field(default_factory=dict)

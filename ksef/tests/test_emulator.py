@@ -774,3 +774,66 @@ def test_testdata_person_and_permissions(emulator):
     init = _xades_login(emulator, key, person).json
     status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
     assert status['status']['code'] == 415
+
+
+def _csr(key, fields):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from ksef.emulator.certificates import DN_FIELDS
+    name = x509.Name([x509.NameAttribute(DN_FIELDS[k], v) for k, v in fields.items() if v is not None])
+    request = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    from cryptography.hazmat.primitives import serialization
+    return crypto.b64(request.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.mark.parametrize('kind', ['rsa', 'ec'])
+def test_certificate_enrollment_then_login_with_the_ksef_certificate(emulator, kind):
+    from .test_xades import certificate_for
+    seal_key = crypto.generate_rsa_key()
+    init = _xades_login(emulator, seal_key, certificate_for(seal_key, organization_identifier=f'VATPL-{SELLER}')).json
+    access = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'])['accessToken']['token']
+    limits_before = emulator.json('GET', '/certificates/limits', token=access, expect=200)
+    fields = emulator.json('GET', '/certificates/enrollments/data', token=access, expect=200)
+    assert fields['organizationIdentifier'] == f'VATPL-{SELLER}'
+    key = crypto.generate_rsa_key() if kind == 'rsa' else crypto.generate_ec_key()
+    enrolled = emulator.json('POST', '/certificates/enrollments', {
+        'certificateName': 'Odoo KSeF login', 'certificateType': 'Authentication', 'csr': _csr(key, fields)},
+        token=access, expect=202)
+    status = emulator.json('GET', f'/certificates/enrollments/{enrolled["referenceNumber"]}', token=access, expect=200)
+    serial = status['certificateSerialNumber']
+    retrieved = emulator.json('POST', '/certificates/retrieve', {'certificateSerialNumbers': [serial]}, token=access)
+    certificate = crypto.load_der_certificate(crypto.unb64(retrieved['certificates'][0]['certificate']))
+    limits_after = emulator.json('GET', '/certificates/limits', token=access)
+    assert limits_after['certificate']['remaining'] == limits_before['certificate']['remaining'] - 1
+    login_init = _xades_login(emulator, key, certificate).json
+    login_status = emulator.json('GET', f'/auth/{login_init["referenceNumber"]}',
+                                 token=login_init['authenticationToken']['token'])
+    assert login_status['status']['code'] == 200
+    assert login_status['authenticationMethod'] == 'InternalCertificate'
+    listed = emulator.json('POST', '/certificates/query', {}, token=access, expect=200)
+    assert [c['certificateSerialNumber'] for c in listed['certificates']] == [serial]
+    emulator.call('POST', f'/certificates/{serial}/revoke', {'revocationReason': 'Superseded'}, token=access, expect=204)
+    revoked = _xades_login(emulator, key, certificate).json
+    assert emulator.json('GET', f'/auth/{revoked["referenceNumber"]}',
+                         token=revoked['authenticationToken']['token'])['status']['code'] == 460
+
+
+def test_certificate_enrollment_refusals(emulator):
+    from .test_xades import certificate_for
+    tokens, _keys = login(emulator)
+    refused = emulator.call('GET', '/certificates/enrollments/data', token=tokens['accessToken']['token'], expect=400)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 25001
+    seal_key = crypto.generate_rsa_key()
+    init = _xades_login(emulator, seal_key, certificate_for(seal_key, organization_identifier=f'VATPL-{SELLER}')).json
+    access = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'])['accessToken']['token']
+    fields = emulator.json('GET', '/certificates/enrollments/data', token=access)
+    other = dict(fields, organizationIdentifier='VATPL-7740001454')
+    response = emulator.call('POST', '/certificates/enrollments', {
+        'certificateName': 'Cudzy certyfikat', 'certificateType': 'Offline', 'csr': _csr(crypto.generate_ec_key(), other)},
+        token=access, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 25003
+    weak = crypto.generate_rsa_key(bits=3072)
+    response = emulator.call('POST', '/certificates/enrollments', {
+        'certificateName': 'Za duzy klucz', 'certificateType': 'Offline', 'csr': _csr(weak, fields)},
+        token=access, expect=400)
+    assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 25010
