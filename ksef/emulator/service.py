@@ -583,10 +583,29 @@ class KsefService(CertificatesMixin):
             raise bad_request(21402, 'Nieprawidłowy rozmiar pliku.', 'invoiceSize')
         if data['invoiceHash'] != crypto.sha256_b64(plain):
             raise bad_request(21403, 'Nieprawidłowy skrót pliku.', 'invoiceHash')
+        if data.get('hashOfCorrectedInvoice'):
+            self._check_technical_correction(data)
         invoice = self._accept(session, plain, data['invoiceHash'], bool(data.get('offlineMode')), now,
                                data.get('hashOfCorrectedInvoice'))
         session.updated = now
         return 202, {'referenceNumber': invoice.reference_number}
+
+    def _check_technical_correction(self, data):
+        """A technical correction replaces an offline invoice KSeF rejected for technical reasons, once."""
+        if not data.get('offlineMode'):
+            raise bad_request(21405, VALIDATION, 'Korekta techniczna wymaga offlineMode = true.')
+        now = self.clock.now()
+        originals = [i for x in self.state.sessions.values() for i in x.invoices
+                     if i.invoice_hash == data['hashOfCorrectedInvoice'] and i.is_final(now)]
+        rejected = [i for i in originals if i.offline_mode and i.final_status[0] in (440, 450)]
+        if not rejected:
+            raise bad_request(21167, 'Status faktury nie pozwala na korektę techniczną.',
+                              data['hashOfCorrectedInvoice'])
+        corrections = [i for x in self.state.sessions.values() for i in x.invoices
+                       if i.hash_of_corrected == data['hashOfCorrectedInvoice']
+                       and (not i.is_final(now) or i.final_status[0] == 200)]
+        if corrections:
+            raise bad_request(21166, 'Korekta techniczna została już przesłana.', data['hashOfCorrectedInvoice'])
 
     def _accept(self, session, xml, invoice_hash, offline_mode, now, hash_of_corrected=None, file_name=None,
                 ready_at=None):

@@ -837,3 +837,24 @@ def test_certificate_enrollment_refusals(emulator):
         'certificateName': 'Za duzy klucz', 'certificateType': 'Offline', 'csr': _csr(weak, fields)},
         token=access, expect=400)
     assert json.loads(response.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 25010
+
+
+def test_technical_correction_of_a_rejected_offline_invoice(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(emulator, access, keys)
+    good = fa3.build(samples.scenarios()['vat_23'])
+    bad = good.replace(b'<KodWaluty>PLN</KodWaluty>', b'<KodWaluty>QQQ</KodWaluty>')
+    rejected = json.loads(send(emulator, access, session, key, iv, bad, offlineMode=True).get_data())['referenceNumber']
+    assert emulator.json('GET', f'/sessions/{session}/invoices/{rejected}', token=access)['status']['code'] == 450
+    correction = send(emulator, access, session, key, iv, good, offlineMode=True,
+                      hashOfCorrectedInvoice=crypto.sha256_b64(bad))
+    assert correction.status_code == 202
+    reference = json.loads(correction.get_data())['referenceNumber']
+    status = emulator.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)
+    assert status['status']['code'] == 200 and status['invoicingMode'] == 'Offline'
+    again = send(emulator, access, session, key, iv, good, offlineMode=True, hashOfCorrectedInvoice=crypto.sha256_b64(bad))
+    assert json.loads(again.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21166
+    accepted_hash = crypto.sha256_b64(good)
+    refused = send(emulator, access, session, key, iv, good, offlineMode=True, hashOfCorrectedInvoice=accepted_hash)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21167
