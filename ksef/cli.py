@@ -126,6 +126,23 @@ def cmd_demo(args):
     return 1 if failures else 0
 
 
+def operations_table(openapi_path):
+    """Markdown table of every operation of open-api.json and whether the emulator implements it."""
+    from .emulator import create_app
+    with open(openapi_path, encoding='utf-8') as handle:
+        document = json.load(handle)
+    implemented = set(create_app().implemented_operations)
+    rows = ['| operation | summary | emulator |', '|---|---|---|']
+    for template, operations in document['paths'].items():
+        for method, operation in operations.items():
+            if method not in ('get', 'post', 'put', 'delete', 'patch'):
+                continue
+            summary = (operation.get('summary') or '').replace('|', '/').strip()
+            done = 'yes' if (method.upper(), template) in implemented else 'not yet'
+            rows.append(f'| `{method.upper()} {template}` | {summary} | {done} |')
+    return '\n'.join(rows)
+
+
 def cmd_emulator(args):
     """Run the local KSeF 2.0 emulator (loopback by default)."""
     from werkzeug.serving import run_simple
@@ -134,6 +151,9 @@ def cmd_emulator(args):
         app = create_app(schema_dir=args.schema_dir)
         for method, template in app.implemented_operations:
             print(f'{method} {template}')
+        return 0
+    if args.operations_table:
+        print(operations_table(args.operations_table))
         return 0
     base_url = f'http://{args.host}:{args.port}'
     app = create_app(base_url=base_url, schema_dir=args.schema_dir, auth_delay=args.auth_delay,
@@ -176,6 +196,8 @@ def build_parser():
     emulator.add_argument('--invoice-delay', type=float, default=1.0, help='seconds until an invoice is processed')
     emulator.add_argument('--no-rate-limits', action='store_true', help='do not enforce the API rate limits')
     emulator.add_argument('--list-operations', action='store_true', help='print the implemented operations and exit')
+    emulator.add_argument('--operations-table', metavar='OPEN_API_JSON',
+                          help='print the markdown coverage table of open-api.json and exit')
     emulator.set_defaults(func=cmd_emulator)
 
     demo = sub.add_parser('demo', help='demonstrate the FA(3) engine on sample invoices')

@@ -858,3 +858,11 @@ def test_technical_correction_of_a_rejected_offline_invoice(emulator):
     accepted_hash = crypto.sha256_b64(good)
     refused = send(emulator, access, session, key, iv, good, offlineMode=True, hashOfCorrectedInvoice=accepted_hash)
     assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21167
+
+
+def test_documented_coverage_table_is_current(spec_dir):
+    import pathlib
+    from ksef.cli import operations_table
+    doc = (pathlib.Path(__file__).resolve().parents[2] / 'doc' / 'emulator.md').read_text(encoding='utf-8')
+    assert operations_table(spec_dir / 'openapi' / 'open-api.json') in doc, \
+        'regenerate the table in doc/emulator.md with python -m ksef emulator --operations-table'
