@@ -160,10 +160,21 @@ def cmd_emulator(args):
                      invoice_delay=args.invoice_delay)
     app.service.clock.speed = args.clock_speed
     app.enforce_limits = not args.no_rate_limits
+    served = app
+    if args.state:
+        import atexit
+        from .emulator.persistence import StateFile
+        state_file = StateFile(app.service, args.state)
+        restored = state_file.load()
+        print(f'state {"restored from" if restored else "will be kept in"} {args.state}', flush=True)
+        atexit.register(state_file.save, True)
+        served = state_file.wrap(app)
     print(f'KSeF emulator on {base_url}/v2 (clock speed x{args.clock_speed}); Ctrl+C stops it', flush=True)
     from werkzeug.serving import WSGIRequestHandler
     WSGIRequestHandler.protocol_version = os.environ.get('KSEF_EMULATOR_HTTP', 'HTTP/1.1')
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # run the atexit save on a plain kill
+    run_simple(args.host, args.port, served, threaded=True, use_reloader=False)
     return 0
 
 
@@ -195,6 +206,7 @@ def build_parser():
     emulator.add_argument('--auth-delay', type=float, default=0.5, help='seconds until an authentication is final')
     emulator.add_argument('--invoice-delay', type=float, default=1.0, help='seconds until an invoice is processed')
     emulator.add_argument('--no-rate-limits', action='store_true', help='do not enforce the API rate limits')
+    emulator.add_argument('--state', metavar='FILE', help='keep the state in FILE across restarts')
     emulator.add_argument('--list-operations', action='store_true', help='print the implemented operations and exit')
     emulator.add_argument('--operations-table', metavar='OPEN_API_JSON',
                           help='print the markdown coverage table of open-api.json and exit')

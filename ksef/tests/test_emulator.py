@@ -866,3 +866,26 @@ def test_documented_coverage_table_is_current(spec_dir):
     doc = (pathlib.Path(__file__).resolve().parents[2] / 'doc' / 'emulator.md').read_text(encoding='utf-8')
     assert operations_table(spec_dir / 'openapi' / 'open-api.json') in doc, \
         'regenerate the table in doc/emulator.md with python -m ksef emulator --operations-table'
+
+
+def test_state_survives_a_restart(tmp_path, api, schema_dir):
+    from ksef.emulator.persistence import StateFile
+    first = ContractClient(create_app(auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir)), api)
+    tokens, keys = login(first)
+    access = tokens['accessToken']['token']
+    session, key, iv = open_session(first, access, keys)
+    reference = json.loads(send(first, access, session, key, iv, fa3.build(samples.scenarios()['vat_23'])).get_data())[
+        'referenceNumber']
+    number = first.json('GET', f'/sessions/{session}/invoices/{reference}', token=access)['ksefNumber']
+    path = tmp_path / 'emulator.state'
+    StateFile(first.app.service, str(path)).save(force=True)
+
+    second = ContractClient(create_app(auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir)), api)
+    assert StateFile(second.app.service, str(path)).load()
+    status = second.json('GET', f'/sessions/{session}/invoices/{reference}', token=access, expect=200)
+    assert status['ksefNumber'] == number, 'tokens, sessions and invoices are back'
+    assert [k['publicKeyId'] for k in second.json('GET', '/security/public-key-certificates')] == \
+        [k['publicKeyId'] for k in first.json('GET', '/security/public-key-certificates')]
+    duplicate = json.loads(send(second, access, session, key, iv, fa3.build(samples.scenarios()['vat_23'])).get_data())
+    assert second.json('GET', f'/sessions/{session}/invoices/{duplicate["referenceNumber"]}',
+                       token=access)['status']['code'] == 440
