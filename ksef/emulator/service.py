@@ -19,6 +19,7 @@ from .state import (
 )
 from . import query, upo
 from .certificates import CertificatesMixin, subject_fields
+from .permissions import PermissionsMixin
 
 CHALLENGE_LIFE = datetime.timedelta(minutes=10)
 OPERATION_TOKEN_LIFE = datetime.timedelta(minutes=45)
@@ -49,7 +50,7 @@ class Options:
         self.validate_nip_checksums = validate_nip_checksums   # PRD does, TEST does not
 
 
-class KsefService(CertificatesMixin):
+class KsefService(CertificatesMixin, PermissionsMixin):
     def __init__(self, clock=None, options=None, base_url='http://127.0.0.1'):
         self.clock = clock or Clock()
         self.options = options or Options()
@@ -299,8 +300,9 @@ class KsefService(CertificatesMixin):
         owner_nip = context['value'].split('-')[0] if context['type'] in ('Nip', 'InternalId') else None
         if subject.get('type') == 'Nip' and subject.get('value') == owner_nip:
             return list(OWNER_PERMISSIONS)
-        return list(self.state.grants.get((context['type'], context['value'], subject.get('type'),
-                                           subject.get('value')), []))
+        granted = set(self.state.grants.get((context['type'], context['value'], subject.get('type'),
+                                             subject.get('value')), []))
+        return sorted(granted | self.granted_scopes(context, {'type': subject.get('type'), 'value': subject.get('value')}))
 
     def admin_grant(self, request):
         """Grant permissions in a context to a subject (Nip | Pesel | Fingerprint), like /testdata/permissions."""

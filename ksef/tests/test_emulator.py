@@ -889,3 +889,47 @@ def test_state_survives_a_restart(tmp_path, api, schema_dir):
     duplicate = json.loads(send(second, access, session, key, iv, fa3.build(samples.scenarios()['vat_23'])).get_data())
     assert second.json('GET', f'/sessions/{session}/invoices/{duplicate["referenceNumber"]}',
                        token=access)['status']['code'] == 440
+
+
+def test_permissions_grant_query_use_and_revoke(emulator):
+    from .test_xades import certificate_for
+    owner, _keys = login(emulator, permissions=('CredentialsManage', 'InvoiceWrite', 'InvoiceRead'))
+    access = owner['accessToken']['token']
+    operation = emulator.json('POST', '/permissions/persons/grants', {
+        'subjectIdentifier': {'type': 'Pesel', 'value': '80010112345'}, 'permissions': ['InvoiceRead', 'InvoiceWrite'],
+        'description': 'Księgowa Anna',
+        'subjectDetails': {'subjectDetailsType': 'PersonByIdentifier',
+                           'personById': {'firstName': 'Anna', 'lastName': 'Nowak'}}}, token=access, expect=202)
+    assert emulator.json('GET', f'/permissions/operations/{operation["referenceNumber"]}',
+                         token=access, expect=200)['status']['code'] == 200
+    granted = emulator.json('POST', '/permissions/query/persons/grants', {'queryType': 'PermissionsInCurrentContext'},
+                            token=access, expect=200)
+    assert sorted(p['permissionScope'] for p in granted['permissions']) == ['InvoiceRead', 'InvoiceWrite']
+    key = crypto.generate_ec_key()
+    person = certificate_for(key, cn='Anna Nowak', serial='PNOPL-80010112345')
+    init = _xades_login(emulator, key, person).json
+    assert emulator.json('GET', f'/auth/{init["referenceNumber"]}',
+                         token=init['authenticationToken']['token'])['status']['code'] == 200
+    personal = emulator.json('POST', '/permissions/query/personal/grants', {},
+                             token=emulator.json('POST', '/auth/token/redeem',
+                                                 token=init['authenticationToken']['token'])['accessToken']['token'],
+                             expect=200)
+    assert {p['contextIdentifier']['value'] for p in personal['permissions']} == {SELLER}
+    for permission in granted['permissions']:
+        emulator.call('DELETE', f'/permissions/common/grants/{permission["id"]}', token=access, expect=202)
+    init = _xades_login(emulator, key, person).json
+    assert emulator.json('GET', f'/auth/{init["referenceNumber"]}',
+                         token=init['authenticationToken']['token'])['status']['code'] == 415
+
+
+def test_entity_permission_for_an_accounting_office(emulator):
+    owner, _keys = login(emulator, permissions=('CredentialsManage',))
+    emulator.call('POST', '/permissions/entities/grants', {
+        'subjectIdentifier': {'type': 'Nip', 'value': '7740001454'},
+        'permissions': [{'type': 'InvoiceRead', 'canDelegate': True}], 'description': 'Biuro rachunkowe',
+        'subjectDetails': {'fullName': 'Biuro Rachunkowe Sp. z o.o.'}}, token=owner['accessToken']['token'], expect=202)
+    office, _keys = login(emulator, nip='7740001454', permissions=('InvoiceRead',))
+    held = emulator.json('POST', '/permissions/query/entities/grants', {}, token=office['accessToken']['token'],
+                         expect=200)
+    assert [(p['contextIdentifier']['value'], p['permissionScope'], p['canDelegate']) for p in held['permissions']] == \
+        [(SELLER, 'InvoiceRead', True)]
