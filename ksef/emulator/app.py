@@ -22,6 +22,7 @@ class Faults:
         self.path_prefix = ''
         self.latency = 0.0          # seconds added to every API request
         self.drop = 0               # close the next `drop` connections without an answer
+        self.drop_after = False     # ... after the request took effect (the "unknown outcome" case)
 
     def configure(self, data):
         self.status = data.get('status')
@@ -29,6 +30,7 @@ class Faults:
         self.path_prefix = data.get('pathPrefix', '')
         self.latency = float(data.get('latency', 0))
         self.drop = int(data.get('drop', 0))
+        self.drop_after = bool(data.get('dropAfter', False))
 
 
 class Availability:
@@ -192,8 +194,16 @@ class EmulatorApp:
         try:
             response = self.dispatch(request)
         except _DropConnection:
-            # a dropped connection: no status line at all (the server closes the socket)
-            raise
+            # the connection closes without any answer: the client cannot know whether the call took effect
+            connection = environ.get('werkzeug.socket')
+            if connection is None:
+                raise
+            import socket
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return []
         return response(environ, start_response)
 
     def dispatch(self, request):
@@ -218,6 +228,10 @@ class EmulatorApp:
                 result = handler(request, **params)
         except ApiError as error:
             return error_response(error, request, now_iso, request.path)
+        faults = self.faults
+        if is_api and faults.drop and faults.drop_after and request.path.startswith(API_PREFIX + faults.path_prefix):
+            faults.drop -= 1
+            raise _DropConnection()
         return self._respond(result)
 
     def _apply_faults(self, request):
@@ -227,7 +241,7 @@ class EmulatorApp:
         faults = self.faults
         if faults.latency:
             time.sleep(faults.latency)
-        if faults.drop and request.path.startswith(API_PREFIX + faults.path_prefix):
+        if faults.drop and not faults.drop_after and request.path.startswith(API_PREFIX + faults.path_prefix):
             faults.drop -= 1
             raise _DropConnection()
         if faults.status and faults.count > 0 and request.path.startswith(API_PREFIX + faults.path_prefix):

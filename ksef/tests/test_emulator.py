@@ -346,6 +346,11 @@ def test_emulator_serves_real_http_on_loopback(tmp_path, schema_dir):
         assert response.json()['clientIp'] == '127.0.0.1'
         keys = requests.get(f'{base}/security/public-key-certificates', timeout=2).json()
         assert {key['usage'][0] for key in keys} == {'KsefTokenEncryption', 'SymmetricKeyEncryption'}
+        # a dropped connection after the call took effect: the client gets no answer at all
+        requests.post(f'http://127.0.0.1:{port}/_emulator/faults', json={'drop': 1, 'dropAfter': True}, timeout=2)
+        with pytest.raises(requests.ConnectionError):
+            requests.post(f'{base}/auth/challenge', timeout=2)
+        assert requests.post(f'{base}/auth/challenge', timeout=2).status_code == 200
     finally:
         process.terminate()
         process.wait(timeout=10)
