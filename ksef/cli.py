@@ -153,7 +153,15 @@ def cmd_emulator(args):
             print(f'{method} {template}')
         return 0
     if args.operations_table:
-        print(operations_table(args.operations_table))
+        table = operations_table(args.operations_table)
+        if args.write_doc:
+            # the table is the end of the document, after the line that names this command
+            path = pathlib.Path(args.write_doc)
+            text = path.read_text(encoding='utf-8')
+            marker = text.index('| operation | summary | emulator |')
+            path.write_text(text[:marker] + table + '\n', encoding='utf-8')
+        else:
+            print(table)
         return 0
     base_url = f'http://{args.host}:{args.port}'
     app = create_app(base_url=base_url, schema_dir=args.schema_dir, auth_delay=args.auth_delay,
@@ -210,6 +218,7 @@ def build_parser():
     emulator.add_argument('--list-operations', action='store_true', help='print the implemented operations and exit')
     emulator.add_argument('--operations-table', metavar='OPEN_API_JSON',
                           help='print the markdown coverage table of open-api.json and exit')
+    emulator.add_argument('--write-doc', metavar='MARKDOWN', help='with --operations-table: replace the table in this file')
     emulator.set_defaults(func=cmd_emulator)
 
     demo = sub.add_parser('demo', help='demonstrate the FA(3) engine on sample invoices')

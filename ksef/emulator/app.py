@@ -5,7 +5,7 @@ import time
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from ..limits import GROUPS, UNAUTHENTICATED, SlidingWindowCounter, group_of
+from ..limits import UNAUTHENTICATED, SlidingWindowCounter, group_of
 from .http import ApiError, Router, error_response, json_response
 from .service import KsefService
 from .state import iso
@@ -134,6 +134,11 @@ class EmulatorApp:
             ('POST', '/testdata/permissions/revoke', s.testdata_permissions_revoke),
             ('POST', '/testdata/attachment', s.testdata_attachment),
             ('POST', '/testdata/attachment/revoke', s.testdata_attachment_revoke),
+            ('POST', '/testdata/rate-limits', s.testdata_set_rate_limits),
+            ('DELETE', '/testdata/rate-limits', s.testdata_reset_rate_limits),
+            ('POST', '/testdata/rate-limits/production', s.testdata_reset_rate_limits),
+            ('POST', '/testdata/context/block', s.testdata_block_context),
+            ('POST', '/testdata/context/unblock', s.testdata_unblock_context),
             ('GET', '/limits/subject', s.subject_limits),
             ('POST', '/tokens', s.create_token),
             ('GET', '/tokens', s.list_tokens),
@@ -258,7 +263,7 @@ class EmulatorApp:
                 context, _auth = self.service.context_of_request(request)
             except ApiError:
                 return  # no valid token: the handler answers 401, nothing to count
-            key, limit = (group, context, ip), GROUPS[group]
+            key, limit = (group, context, ip), self.service.effective_limits(context)[group]
         wait = self.counter.hit(key, limit, self.service.clock.seconds())
         if wait:
             raise ApiError(429, description=f'Przekroczono limit żądań w grupie {group or "unauthenticated"}. '

@@ -201,6 +201,9 @@ class KsefService(CertificatesMixin, PermissionsMixin):
         return (200, 'Uwierzytelnianie zakończone sukcesem', []), token
 
     def _new_authentication(self, method, category, context, status, token, now):
+        if (context['type'], context['value']) in self.state.blocked_contexts:
+            status = (480, 'Uwierzytelnianie zablokowane', ['Kontekst zablokowany (incydent bezpieczeństwa).'])
+            token = None
         ref = reference_number(now, 'AU')
         auth = Authentication(
             reference_number=ref, started=now, method=method, category=category,
@@ -1068,10 +1071,47 @@ class KsefService(CertificatesMixin, PermissionsMixin):
         self.context_of_request(request)
         return 200, {'enrollment': {'maxEnrollments': 300}, 'certificate': {'maxCertificates': 100}}
 
-    def rate_limits(self, request):
+    def effective_limits(self, context):
+        """The rate-limit groups in force for a context ('Type:value'), after /testdata/rate-limits."""
         from ..limits import GROUPS
-        self.context_of_request(request)
-        return 200, {name: limit.as_dict() for name, limit in GROUPS.items()}
+        return {**GROUPS, **self.state.rate_limit_overrides.get(context, {})}
+
+    def rate_limits(self, request):
+        context, _auth = self.context_of_request(request)
+        return 200, {name: limit.as_dict() for name, limit in self.effective_limits(context).items()}
+
+    def testdata_set_rate_limits(self, request):
+        from ..limits import GROUPS, Limit
+        context, _auth = self.context_of_request(request)
+        data = read_json(request)
+        limits = data.get('rateLimits')
+        if not isinstance(limits, dict) or set(limits) != set(GROUPS):
+            raise bad_request(21405, VALIDATION, f'rateLimits must give every group: {sorted(GROUPS)}')
+        try:
+            self.state.rate_limit_overrides[context] = {
+                name: Limit(int(v['perSecond']), int(v['perMinute']), int(v['perHour'])) for name, v in limits.items()}
+        except (KeyError, TypeError, ValueError):
+            raise bad_request(21405, VALIDATION, 'each group needs perSecond, perMinute and perHour') from None
+        return 200, None
+
+    def testdata_reset_rate_limits(self, request):
+        context, _auth = self.context_of_request(request)
+        self.state.rate_limit_overrides.pop(context, None)
+        return 200, None
+
+    def testdata_block_context(self, request, blocked=True):
+        data = read_json(request)
+        context = data.get('contextIdentifier') or {}
+        require(context, 'type', 'value')
+        key = (context['type'], context['value'])
+        if blocked:
+            self.state.blocked_contexts.add(key)
+        else:
+            self.state.blocked_contexts.discard(key)
+        return 200, None
+
+    def testdata_unblock_context(self, request):
+        return self.testdata_block_context(request, blocked=False)
 
     # --- emulator administration (not part of KSeF) -----------------------------------------------------
 

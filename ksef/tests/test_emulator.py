@@ -875,7 +875,7 @@ def test_documented_coverage_table_is_current(spec_dir):
     from ksef.cli import operations_table
     doc = (pathlib.Path(__file__).resolve().parents[2] / 'doc' / 'emulator.md').read_text(encoding='utf-8')
     assert operations_table(spec_dir / 'openapi' / 'open-api.json') in doc, \
-        'regenerate the table in doc/emulator.md with python -m ksef emulator --operations-table'
+        'regenerate: python -m ksef emulator --operations-table OPEN_API_JSON --write-doc doc/emulator.md'
 
 
 def test_state_survives_a_restart(tmp_path, api, schema_dir):
@@ -943,3 +943,23 @@ def test_entity_permission_for_an_accounting_office(emulator):
                          expect=200)
     assert [(p['contextIdentifier']['value'], p['permissionScope'], p['canDelegate']) for p in held['permissions']] == \
         [(SELLER, 'InvoiceRead', True)]
+
+
+def test_testdata_rate_limit_override_and_context_block(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    tight = {name: limit.as_dict() for name, limit in limits.GROUPS.items()}
+    tight['sessionMisc'] = {'perSecond': 2, 'perMinute': 2, 'perHour': 2}
+    emulator.call('POST', '/testdata/rate-limits', {'rateLimits': tight}, token=access, expect=200)
+    assert emulator.json('GET', '/rate-limits', token=access)['sessionMisc'] == tight['sessionMisc']
+    codes = [emulator.call('GET', '/sessions/20250901-SO-0000000000-0000000000-00', token=access).status_code
+             for _ in range(3)]
+    assert codes == [400, 400, 429]
+    emulator.call('POST', '/testdata/rate-limits/production', token=access, expect=200)
+    assert emulator.json('GET', '/rate-limits', token=access)['sessionMisc'] == limits.GROUPS['sessionMisc'].as_dict()
+    emulator.call('POST', '/testdata/context/block', {'contextIdentifier': {'type': 'Nip', 'value': SELLER}}, expect=200)
+    init, operation, status, _keys = authenticate(emulator, mint_token(emulator))
+    assert status['status']['code'] == 480
+    emulator.call('POST', '/testdata/context/unblock', {'contextIdentifier': {'type': 'Nip', 'value': SELLER}}, expect=200)
+    init, operation, status, _keys = authenticate(emulator, mint_token(emulator))
+    assert status['status']['code'] == 200
