@@ -1,6 +1,6 @@
 """Emulator throughput: invoice submissions per second over loopback HTTP (no delays, no rate limits).
 
-    .venv/bin/python bench/emulator.py [--count 2000]
+    ~/.cache/l10n_pl_ksef/venv/bin/python bench/emulator.py [--count 2000]   (the venv ./scripts/test.sh makes)
 
 Starts `python -m ksef emulator` in its own process, logs in with a KSeF token, opens an online session and
 sends ten-line FA(3) invoices one after another (each AES-encrypted, hashed, XSD-verified by the emulator).

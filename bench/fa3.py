@@ -1,6 +1,6 @@
 """FA(3) engine benchmark: build, validate and parse N ten-line invoices on one core.
 
-    .venv/bin/python bench/fa3.py [--count 10000]
+    ~/.cache/l10n_pl_ksef/venv/bin/python bench/fa3.py [--count 10000]   (the venv ./scripts/test.sh makes)
 
 Prints invoices per second for each phase and the peak memory of the process. Target (issue 2): build +
 XSD validation of at least 300 invoices per second on one core.

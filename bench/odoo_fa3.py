@@ -16,15 +16,20 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+WORK = pathlib.Path(os.environ.get('KSEF_WORK_DIR') or
+                    pathlib.Path(os.environ.get('XDG_CACHE_HOME', pathlib.Path.home() / '.cache')) / 'l10n_pl_ksef')
+ADDONS = WORK / 'bench-addons'   # outside the repository: Odoo scans addon folders
+
+
 def odoo_args(args):
-    addons = f'{args.odoo_src}/addons,{args.odoo_src}/odoo/addons,{REPO / ".odoo-test" / "addons"}'
+    addons = f'{args.odoo_src}/addons,{args.odoo_src}/odoo/addons,{ADDONS}'
     return [f'--addons-path={addons}', f'--db_host={args.db_host}', f'--db_port={args.db_port}',
             f'--db_user={args.db_user}', '-d', args.db]
 
 
 def ensure_database(args):
-    (REPO / '.odoo-test' / 'addons').mkdir(parents=True, exist_ok=True)
-    link = REPO / '.odoo-test' / 'addons' / 'l10n_pl_ksef'
+    ADDONS.mkdir(parents=True, exist_ok=True)
+    link = ADDONS / 'l10n_pl_ksef'
     if not link.exists():
         link.symlink_to(REPO)
     import psycopg2

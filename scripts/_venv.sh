@@ -1,8 +1,11 @@
-# Sourced by run.sh and test.sh: a project virtualenv (.venv) with the libraries pinned to Odoo 18's own
+# Sourced by run.sh and test.sh: a project virtualenv (~/.cache/l10n_pl_ksef/venv) with the libraries pinned to Odoo 18's own
 # versions for Python 3.11 (requirements.txt), rebuilt only when the requirement files change.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO/.venv"
+# Working files live outside the repository: Odoo scans an addon's whole folder (translations follow
+# symlinks), so a virtualenv or an addons-path symlink inside it would be scanned too.
+WORK_ROOT="${KSEF_WORK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/l10n_pl_ksef}"
+VENV="${KSEF_VENV:-$WORK_ROOT/venv}"
 
 find_python() {
     if [ -n "${KSEF_PYTHON:-}" ]; then echo "$KSEF_PYTHON"; return; fi
@@ -27,6 +30,7 @@ ensure_venv() {
         return
     fi
     echo "Setting up $VENV (pinned to Odoo 18's library versions)..."
+    mkdir -p "$(dirname "$VENV")"
     "$(find_python)" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REPO/requirements-test.txt"
     echo "$stamp" > "$VENV/.requirements"

@@ -55,7 +55,9 @@ DB_HOST="${ODOO_DB_HOST:-127.0.0.1}"
 DB_PORT="${ODOO_DB_PORT:-5432}"
 DB_USER="${ODOO_DB_USER:-odoo_ksef}"
 DB_PASSWORD="${ODOO_DB_PASSWORD:-}"
-WORK="$REPO/.odoo-test"
+# outside the repository (Odoo scans the addon folder, following symlinks), one folder per checkout
+checkout_id="$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
+WORK="${KSEF_WORK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/l10n_pl_ksef}/odoo-test-$checkout_id"
 mkdir -p "$WORK/addons"
 ln -sfn "$REPO" "$WORK/addons/l10n_pl_ksef"   # Odoo finds the addon by its folder name
 

@@ -3,18 +3,19 @@
 # (ODOO_SRC / ODOO_PYTHON, see scripts/odoo_tests.sh). Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$REPO"
-mkdir -p "$REPO/.odoo-test"
-counts="$REPO/.odoo-test/counts"
+RUN_DIR="$WORK_ROOT/test-run"
+mkdir -p "$RUN_DIR"
+counts="$RUN_DIR/counts"
 rm -f "$counts"
 
 set +e
-"$PY" -m pytest "$@" 2>&1 | tee "$REPO/.odoo-test/pytest.out"
+"$PY" -m pytest "$@" 2>&1 | tee "$RUN_DIR/pytest.out"
 pure_rc=${PIPESTATUS[0]}
 [ "$pure_rc" -eq 5 ] && echo "error: pytest collected no tests" >&2
 ODOO_COUNTS_FILE="$counts" bash "$REPO/scripts/odoo_tests.sh"
 odoo_rc=$?
 
-summary="$(grep -E '[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$REPO/.odoo-test/pytest.out" | tail -1)"
+summary="$(grep -E '[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$RUN_DIR/pytest.out" | tail -1)"
 pure_passed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) passed.*/\2/p')"
 pure_failed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) failed.*/\2/p')"
 pure_errors="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) errors?.*/\2/p')"
