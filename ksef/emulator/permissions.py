@@ -85,9 +85,13 @@ class PermissionsMixin:
         return 200, {'status': {'code': code, 'description': description}}
 
     def granted_scopes(self, context, subject):
-        """Scopes held through grants made with the permissions API."""
-        return {r['scope'] for r in self.state.permission_records.values()
-                if r['context'] == context and r['subject'] == subject}
+        """Scopes held through grants made with the permissions API (directly, as the person responsible for a
+        subunit, or indirectly through an intermediary entity)."""
+        direct = {r['scope'] for r in self.state.permission_records.values()
+                  if r['kind'] in ('person', 'entity') and r['context'] == context and r['subject'] == subject}
+        subunit = {r['scope'] for r in self.state.permission_records.values()
+                   if r['kind'] == 'subunit' and r['subunit'] == context and r['subject'] == subject}
+        return direct | subunit | self.grant_scopes_from_indirect(context, subject)
 
     def _paged(self, request, items):
         try:
@@ -145,3 +149,119 @@ class PermissionsMixin:
             'id': r['id'], 'contextIdentifier': r['context'], 'permissionScope': r['scope'],
             'description': r['description'], 'startDate': r['start'], 'canDelegate': r['canDelegate']}
             for r in page], 'hasMore': more}
+
+    # --- subunits, entity authorisations (self-billing, tax representative ...), indirect grants -----------
+
+    def grant_subunit_permissions(self, request):
+        """Give a person CredentialsManage in a subunit context (an internal ID or a subordinate NIP)."""
+        auth = self._granting_auth(request)
+        self._require_permission(auth, 'SubunitManage', 'CredentialsManage')
+        data = read_json(request)
+        require(data, 'subjectIdentifier', 'contextIdentifier', 'description', 'subjectDetails')
+        subject, context = data['subjectIdentifier'], data['contextIdentifier']
+        if subject.get('type') not in ('Nip', 'Pesel', 'Fingerprint') or context.get('type') not in ('InternalId', 'Nip'):
+            raise bad_request(21405, VALIDATION, 'subjectIdentifier Nip/Pesel/Fingerprint, contextIdentifier InternalId/Nip')
+        if context['type'] == 'InternalId' and not str(context.get('value', '')).startswith(auth.context_value.split('-')[0]):
+            raise bad_request(21405, VALIDATION, 'an internal ID must start with the NIP of the context')
+        record = self._record(auth, 'subunit', subject, 'CredentialsManage', data['description'], False,
+                              data['subjectDetails'])
+        record['subunit'] = {'type': context['type'], 'value': context['value']}
+        record['subunitName'] = data.get('subunitName')
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def grant_authorization(self, request):
+        auth = self._granting_auth(request)
+        data = read_json(request)
+        require(data, 'subjectIdentifier', 'permission', 'description', 'subjectDetails')
+        if data['subjectIdentifier'].get('type') not in ('Nip', 'PeppolId') or data['permission'] not in (
+                'SelfInvoicing', 'RRInvoicing', 'TaxRepresentative', 'PefInvoicing'):
+            raise bad_request(21405, VALIDATION, 'subjectIdentifier Nip/PeppolId and a permission '
+                                                 'SelfInvoicing, RRInvoicing, TaxRepresentative or PefInvoicing')
+        self._record(auth, 'authorization', data['subjectIdentifier'], data['permission'], data['description'],
+                     False, data['subjectDetails'])
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def revoke_authorization(self, request, permissionId):
+        auth = self._granting_auth(request)
+        record = self.state.permission_records.get(permissionId)
+        if record is None or record['kind'] != 'authorization' or \
+                record['context'] != {'type': auth.context_type, 'value': auth.context_value}:
+            raise bad_request(21405, VALIDATION, f'Nie znaleziono uprawnienia {permissionId}.')
+        del self.state.permission_records[permissionId]
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def grant_indirect_permissions(self, request):
+        """An intermediary (e.g. an accounting office) passes on InvoiceRead/InvoiceWrite it holds to its people."""
+        auth = self._granting_auth(request)
+        data = read_json(request)
+        require(data, 'subjectIdentifier', 'permissions', 'description', 'subjectDetails')
+        if data['subjectIdentifier'].get('type') not in ('Nip', 'Pesel', 'Fingerprint') or \
+                not data['permissions'] or set(data['permissions']) - {'InvoiceRead', 'InvoiceWrite'}:
+            raise bad_request(21405, VALIDATION, 'subjectIdentifier Nip/Pesel/Fingerprint; permissions InvoiceRead/InvoiceWrite')
+        target = data.get('targetIdentifier') or {'type': 'AllPartners'}
+        for scope in data['permissions']:
+            record = self._record(auth, 'indirect', data['subjectIdentifier'], scope, data['description'], False,
+                                  data['subjectDetails'])
+            record['target'] = target
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def query_subunit_permissions(self, request):
+        _context, auth = self.context_of_request(request)
+        data = read_json(request) if request.get_data() else {}
+        context = {'type': auth.context_type, 'value': auth.context_value}
+        records = [r for r in self.state.permission_records.values() if r['kind'] == 'subunit' and r['context'] == context]
+        wanted = data.get('subunitIdentifier')
+        if wanted:
+            records = [r for r in records if r['subunit'].get('value') == wanted.get('value')]
+        page, more = self._paged(request, records)
+        return 200, {'permissions': [{
+            'id': r['id'], 'authorizedIdentifier': r['subject'], 'subunitIdentifier': r['subunit'],
+            'authorIdentifier': r['author'], 'permissionScope': r['scope'], 'description': r['description'],
+            'subunitName': r.get('subunitName'), 'startDate': r['start']} for r in page], 'hasMore': more}
+
+    def query_authorizations(self, request):
+        _context, auth = self.context_of_request(request)
+        data = read_json(request)
+        if data.get('queryType') not in ('Granted', 'Received'):
+            raise bad_request(21405, VALIDATION, 'queryType must be Granted or Received')
+        nip = auth.context_value.split('-')[0]
+        records = [r for r in self.state.permission_records.values() if r['kind'] == 'authorization' and (
+            r['context']['value'] == auth.context_value if data['queryType'] == 'Granted'
+            else r['subject'].get('value') == nip)]
+        if data.get('permissionTypes'):
+            records = [r for r in records if r['scope'] in data['permissionTypes']]
+        page, more = self._paged(request, records)
+        return 200, {'authorizationGrants': [{
+            'id': r['id'], 'authorIdentifier': r['author'], 'authorizedEntityIdentifier': r['subject'],
+            'authorizingEntityIdentifier': {'type': 'Nip', 'value': r['context']['value'].split('-')[0]},
+            'authorizationScope': r['scope'], 'description': r['description'], 'startDate': r['start']}
+            for r in page], 'hasMore': more}
+
+    def query_entity_roles(self, request):
+        _context, auth = self.context_of_request(request)
+        subject = self.state.subjects.get(auth.context_value.split('-')[0])
+        roles = []
+        if subject:
+            roles.append({'role': _ROLE_OF_SUBJECT.get(subject.get('subjectType'), 'EnforcementAuthority'),
+                          'description': subject.get('description', 'Podmiot testowy'),
+                          'startDate': iso(self.clock.now())})
+        page, more = self._paged(request, roles)
+        return 200, {'roles': page, 'hasMore': more}
+
+    def query_subordinate_roles(self, request):
+        self.context_of_request(request)
+        page, more = self._paged(request, [])
+        return 200, {'roles': page, 'hasMore': more}
+
+    def grant_scopes_from_indirect(self, context, subject):
+        """InvoiceRead/InvoiceWrite a person holds through an intermediary entity that holds them in `context`."""
+        intermediaries = {r['subject']['value'] for r in self.state.permission_records.values()
+                          if r['kind'] == 'entity' and r['context'] == context}
+        return {r['scope'] for r in self.state.permission_records.values()
+                if r['kind'] == 'indirect' and r['subject'] == subject
+                and r['context']['value'].split('-')[0] in intermediaries
+                and (r['target'].get('type') == 'AllPartners' or r['target'].get('value') == context['value'])}
+
+
+_ROLE_OF_SUBJECT = {'EnforcementAuthority': 'EnforcementAuthority', 'VatGroup': 'VatGroupUnit',
+                    'JST': 'LocalGovernmentUnit'}

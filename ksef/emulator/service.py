@@ -641,7 +641,7 @@ class KsefService(CertificatesMixin, PermissionsMixin):
             seller_nip, number, kind, issue_date
         if self.options.validate_nip_checksums and identifiers.check_nip(seller_nip):
             return 450, INVOICE_STATUS[450], ['Nieprawidłowy NIP sprzedawcy.'], None
-        if session.context_value.split('-')[0] != seller_nip:
+        if session.context_value.split('-')[0] != seller_nip and not self._may_invoice_for(session, seller_nip):
             return 410, INVOICE_STATUS[410], [f'Kontekst {session.context_value} nie może wystawiać faktur '
                                               f'sprzedawcy {seller_nip}.'], None
         if root.find('f:Zalacznik', ns) is not None:
@@ -667,6 +667,13 @@ class KsefService(CertificatesMixin, PermissionsMixin):
         self.state.duplicates[(seller_nip, kind, number)] = invoice
         self.state.invoices_by_ksef_number[invoice.ksef_number] = invoice
         return 200, INVOICE_STATUS[200], [], None
+
+    def _may_invoice_for(self, session, seller_nip):
+        """Self-billing or tax representation: the seller authorised this context's entity to invoice for it."""
+        issuer = session.context_value.split('-')[0]
+        return any(r['kind'] == 'authorization' and r['scope'] in ('SelfInvoicing', 'TaxRepresentative')
+                   and r['context']['value'].split('-')[0] == seller_nip and r['subject'].get('value') == issuer
+                   for r in self.state.permission_records.values())
 
     def close_online_session(self, request, referenceNumber):
         _context, auth = self.context_of_request(request)

@@ -963,3 +963,68 @@ def test_testdata_rate_limit_override_and_context_block(emulator):
     emulator.call('POST', '/testdata/context/unblock', {'contextIdentifier': {'type': 'Nip', 'value': SELLER}}, expect=200)
     init, operation, status, _keys = authenticate(emulator, mint_token(emulator))
     assert status['status']['code'] == 200
+
+
+def _grant_body(subject, **extra):
+    return {'subjectIdentifier': subject, 'description': 'Uprawnienie testowe',
+            'subjectDetails': {'subjectDetailsType': 'PersonByIdentifier',
+                               'personById': {'firstName': 'Jan', 'lastName': 'Kowalski'}}, **extra}
+
+
+def test_subunit_manager_logs_in_to_the_internal_id(emulator):
+    from .test_xades import certificate_for
+    owner, _keys = login(emulator, permissions=('CredentialsManage', 'SubunitManage'))
+    access = owner['accessToken']['token']
+    internal_id = f'{SELLER}-0001{identifiers.internal_id_check_digit(SELLER + "0001")}'
+    emulator.call('POST', '/permissions/subunits/grants', _grant_body(
+        {'type': 'Pesel', 'value': '80010112345'}, contextIdentifier={'type': 'InternalId', 'value': internal_id},
+        subunitName='Oddział Kraków'), token=access, expect=202)
+    listed = emulator.json('POST', '/permissions/query/subunits/grants', {}, token=access, expect=200)
+    assert [p['subunitIdentifier']['value'] for p in listed['permissions']] == [internal_id]
+    key = crypto.generate_ec_key()
+    init = _xades_login(emulator, key, certificate_for(key, cn='Jan', serial='PNOPL-80010112345'),
+                        context=('InternalId', internal_id)).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+
+
+def test_self_billing_authorisation_lets_the_buyer_invoice_for_the_seller(emulator):
+    buyer = samples.BUYER_NIP
+    seller_tokens, _keys = login(emulator, permissions=('CredentialsManage',))
+    buyer_tokens, keys = login(emulator, nip=buyer)
+    access = buyer_tokens['accessToken']['token']
+    invoice = samples.scenarios()['self_billing']
+    session, key, iv = open_session(emulator, access, keys)
+    first = json.loads(send(emulator, access, session, key, iv, fa3.build(invoice)).get_data())['referenceNumber']
+    assert emulator.json('GET', f'/sessions/{session}/invoices/{first}', token=access)['status']['code'] == 410
+    emulator.call('POST', '/permissions/authorizations/grants', {
+        'subjectIdentifier': {'type': 'Nip', 'value': buyer}, 'permission': 'SelfInvoicing',
+        'description': 'Samofakturowanie mleka', 'subjectDetails': {'fullName': 'Nowak Handel S.A.'}},
+        token=seller_tokens['accessToken']['token'], expect=202)
+    received = emulator.json('POST', '/permissions/query/authorizations/grants', {'queryType': 'Received'},
+                             token=access, expect=200)
+    assert [g['authorizationScope'] for g in received['authorizationGrants']] == ['SelfInvoicing']
+    invoice.body.number = 'FV/SF/2'
+    second = json.loads(send(emulator, access, session, key, iv, fa3.build(invoice)).get_data())['referenceNumber']
+    assert emulator.json('GET', f'/sessions/{session}/invoices/{second}', token=access)['status']['code'] == 200
+
+
+def test_indirect_permission_through_an_accounting_office(emulator):
+    from .test_xades import certificate_for
+    office = '7740001454'
+    owner, _keys = login(emulator, permissions=('CredentialsManage',))
+    emulator.call('POST', '/permissions/entities/grants', {
+        'subjectIdentifier': {'type': 'Nip', 'value': office}, 'permissions': [{'type': 'InvoiceRead', 'canDelegate': True}],
+        'description': 'Biuro rachunkowe', 'subjectDetails': {'fullName': 'Biuro'}},
+        token=owner['accessToken']['token'], expect=202)
+    office_tokens, _keys = login(emulator, nip=office, permissions=('CredentialsManage',))
+    emulator.call('POST', '/permissions/indirect/grants', _grant_body(
+        {'type': 'Pesel', 'value': '85020254321'}, permissions=['InvoiceRead'],
+        targetIdentifier={'type': 'Nip', 'value': SELLER}), token=office_tokens['accessToken']['token'], expect=202)
+    key = crypto.generate_ec_key()
+    init = _xades_login(emulator, key, certificate_for(key, cn='Ewa', serial='PNOPL-85020254321')).json
+    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
+    assert status['status']['code'] == 200
+    emulator.json('GET', '/permissions/query/entities/roles', token=owner['accessToken']['token'], expect=200)
+    emulator.json('POST', '/permissions/query/subordinate-entities/roles', {}, token=owner['accessToken']['token'],
+                  expect=200)
