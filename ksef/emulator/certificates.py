@@ -36,11 +36,36 @@ class IssuedCertificate:
     status: str = 'Active'
 
 
-def limits_for(subject):
+def default_limits(subject):
     return (300, 100) if subject.get('type') == 'Nip' else (12, 6)
 
 
 class CertificatesMixin:
+
+    def limits_for(self, subject):
+        enrollments, certificates = default_limits(subject)
+        override = self.state.certificate_limit_overrides.get((subject.get('type'), subject.get('value')))
+        if override:
+            enrollments = override[0] if override[0] is not None else enrollments
+            certificates = override[1] if override[1] is not None else certificates
+        return enrollments, certificates
+
+    def testdata_update_certificate(self, request, serialNumber):
+        """TEST only: change an issued certificate's end of validity (to try expiry warnings)."""
+        data = read_json(request)
+        require(data, 'validTo')
+        issued = self.state.certificates.get(serialNumber)
+        if issued is None:
+            raise bad_request(25008, 'Nie znaleziono certyfikatu.', serialNumber)
+        valid_to = _parse_time(data['validTo'])
+        old = issued.certificate
+        builder = (x509.CertificateBuilder().subject_name(old.subject).issuer_name(old.issuer)
+                   .public_key(old.public_key()).serial_number(old.serial_number)
+                   .not_valid_before(old.not_valid_before).not_valid_after(valid_to))
+        for extension in old.extensions:
+            builder = builder.add_extension(extension.value, extension.critical)
+        issued.certificate = builder.sign(self._ca_key, hashes.SHA256())
+        return 200, None
 
     def _xades_auth(self, request):
         _context, auth = self.context_of_request(request)
@@ -51,7 +76,7 @@ class CertificatesMixin:
     def certificate_limits(self, request):
         _context, auth = self.context_of_request(request)
         enrollments, certificates = self._subject_counts(auth.subject)
-        max_enrollments, max_certificates = limits_for(auth.subject)
+        max_enrollments, max_certificates = self.limits_for(auth.subject)
         return 200, {'canRequest': enrollments < max_enrollments and certificates < max_certificates,
                      'enrollment': {'remaining': max_enrollments - enrollments, 'limit': max_enrollments},
                      'certificate': {'remaining': max_certificates - certificates, 'limit': max_certificates}}
@@ -91,7 +116,7 @@ class CertificatesMixin:
             raise bad_request(25003, 'Dane we wniosku nie są zgodne z danymi uwierzytelnienia.',
                               f'Oczekiwano: {expected}')
         enrollments, certificates = self._subject_counts(auth.subject)
-        max_enrollments, max_certificates = limits_for(auth.subject)
+        max_enrollments, max_certificates = self.limits_for(auth.subject)
         if enrollments >= max_enrollments:
             raise bad_request(25006, 'Przekroczono limit wniosków certyfikacyjnych.')
         if certificates >= max_certificates:

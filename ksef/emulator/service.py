@@ -340,6 +340,15 @@ class KsefService(CertificatesMixin, PermissionsMixin):
         self.state.grants[('Nip', data['nip'], 'Pesel', data['pesel'])] = list(OWNER_PERMISSIONS)
         return 200, None
 
+    def testdata_person_remove(self, request):
+        data = read_json(request)
+        require(data, 'nip')
+        for pesel, person in list(self.state.persons.items()):
+            if person.get('nip') == data['nip']:
+                del self.state.persons[pesel]
+                self.state.grants.pop(('Nip', data['nip'], 'Pesel', pesel), None)
+        return 200, None
+
     def testdata_permissions(self, request, revoke=False):
         data = read_json(request)
         require(data, 'contextIdentifier', 'authorizedIdentifier', 'permissions')
@@ -590,8 +599,11 @@ class KsefService(CertificatesMixin, PermissionsMixin):
             raise bad_request(21403, 'Nieprawidłowy skrót pliku.', 'invoiceHash')
         if data.get('hashOfCorrectedInvoice'):
             self._check_technical_correction(data)
+        limits = self.session_limits(f'{session.context_type}:{session.context_value}', 'onlineSession')
+        if len(session.invoices) >= limits['maxInvoices']:
+            raise bad_request(21155, 'Przekroczono dopuszczalną liczbę faktur w sesji.', str(limits['maxInvoices']))
         invoice = self._accept(session, plain, data['invoiceHash'], bool(data.get('offlineMode')), now,
-                               data.get('hashOfCorrectedInvoice'))
+                               data.get('hashOfCorrectedInvoice'), limits=limits)
         session.updated = now
         return 202, {'referenceNumber': invoice.reference_number}
 
@@ -613,19 +625,22 @@ class KsefService(CertificatesMixin, PermissionsMixin):
             raise bad_request(21166, 'Korekta techniczna została już przesłana.', data['hashOfCorrectedInvoice'])
 
     def _accept(self, session, xml, invoice_hash, offline_mode, now, hash_of_corrected=None, file_name=None,
-                ready_at=None):
+                ready_at=None, limits=None):
         invoice = Invoice(ordinal=len(session.invoices) + 1, reference_number=reference_number(now, 'EE'),
                           session_reference=session.reference_number, invoice_hash=invoice_hash, received=now,
                           ready_at=ready_at or now + datetime.timedelta(seconds=self.options.invoice_delay),
                           final_status=None,
                           offline_mode=offline_mode, file_name=file_name, hash_of_corrected=hash_of_corrected,
                           context_type=session.context_type, context_value=session.context_value)
-        invoice.final_status = self._verify(invoice, xml, session)
+        invoice.final_status = self._verify(invoice, xml, session, limits or self.DEFAULT_SESSION_LIMITS)
         session.invoices.append(invoice)
         return invoice
 
-    def _verify(self, invoice, xml, session):
+    def _verify(self, invoice, xml, session, limits):
         """Decide the invoice's outcome at once (shown when polled after the processing delay)."""
+        allowed = limits['maxInvoiceWithAttachmentSizeInMB'] if b'Zalacznik>' in xml else limits['maxInvoiceSizeInMB']
+        if len(xml) > allowed * 1_000_000:
+            return 450, INVOICE_STATUS[450], [f'Przekroczono dopuszczalny rozmiar faktury ({allowed} MB).'], None
         root, problems = safe.load(xml)
         if root is None:
             return 450, INVOICE_STATUS[450], [p.message for p in problems], None
@@ -785,10 +800,13 @@ class KsefService(CertificatesMixin, PermissionsMixin):
             return 430, 'Błąd dekompresji pakietu', [str(exc)]
         if len(files) > 10_000:
             return 420, 'Przekroczony limit faktur w sesji', []
+        limits = self.session_limits(f'{session.context_type}:{session.context_value}', 'batchSession')
+        if len(files) > limits['maxInvoices']:
+            return 420, 'Przekroczony limit faktur w sesji', []
         # batch invoices count as received when the session was opened (matters for offline marking)
         for name, xml in files:
             self._accept(session, xml, crypto.sha256_b64(xml), batch['offline'], session.created, file_name=name,
-                         ready_at=now + datetime.timedelta(seconds=self.options.invoice_delay))
+                         ready_at=now + datetime.timedelta(seconds=self.options.invoice_delay), limits=limits)
         return None
 
     # --- statuses and UPO --------------------------------------------------------------------------
@@ -1069,10 +1087,55 @@ class KsefService(CertificatesMixin, PermissionsMixin):
 
     # --- limits --------------------------------------------------------------------------------------
 
+    DEFAULT_SESSION_LIMITS = {'maxInvoiceSizeInMB': 1, 'maxInvoiceWithAttachmentSizeInMB': 3, 'maxInvoices': 10000}
+
+    def session_limits(self, context, kind):
+        overrides = self.state.session_limit_overrides.get(context, {})
+        return dict(overrides.get(kind) or self.DEFAULT_SESSION_LIMITS)
+
     def context_limits(self, request):
-        self.context_of_request(request)
-        limits = {'maxInvoiceSizeInMB': 1, 'maxInvoiceWithAttachmentSizeInMB': 3, 'maxInvoices': 10000}
-        return 200, {'onlineSession': dict(limits), 'batchSession': dict(limits)}
+        context, _auth = self.context_of_request(request)
+        return 200, {'onlineSession': self.session_limits(context, 'onlineSession'),
+                     'batchSession': self.session_limits(context, 'batchSession')}
+
+    def testdata_set_session_limits(self, request):
+        context, _auth = self.context_of_request(request)
+        data = read_json(request)
+        require(data, 'onlineSession', 'batchSession')
+        try:
+            self.state.session_limit_overrides[context] = {
+                kind: {key: int(data[kind][key]) for key in self.DEFAULT_SESSION_LIMITS}
+                for kind in ('onlineSession', 'batchSession')}
+        except (KeyError, TypeError, ValueError):
+            raise bad_request(21405, VALIDATION, f'each session kind needs {sorted(self.DEFAULT_SESSION_LIMITS)}') from None
+        return 200, None
+
+    def testdata_reset_session_limits(self, request):
+        context, _auth = self.context_of_request(request)
+        self.state.session_limit_overrides.pop(context, None)
+        return 200, None
+
+    def testdata_set_certificate_limits(self, request):
+        _context, auth = self.context_of_request(request)
+        data = read_json(request)
+        key = (auth.subject.get('type'), auth.subject.get('value'))
+        self.state.certificate_limit_overrides[key] = (
+            (data.get('enrollment') or {}).get('maxEnrollments'), (data.get('certificate') or {}).get('maxCertificates'))
+        return 200, None
+
+    def testdata_reset_certificate_limits(self, request):
+        _context, auth = self.context_of_request(request)
+        self.state.certificate_limit_overrides.pop((auth.subject.get('type'), auth.subject.get('value')), None)
+        return 200, None
+
+    def peppol_providers(self, request):
+        providers = sorted(self.state.peppol_providers, key=lambda p: p['id'])
+        try:
+            page_size, offset = int(request.args.get('pageSize', 10)), int(request.args.get('pageOffset', 0))
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
+        page = providers[offset * page_size:(offset + 1) * page_size]
+        return 200, {'peppolProviders': page, 'hasMore': (offset + 1) * page_size < len(providers)}
 
     def subject_limits(self, request):
         self.context_of_request(request)

@@ -1028,3 +1028,57 @@ def test_indirect_permission_through_an_accounting_office(emulator):
     emulator.json('GET', '/permissions/query/entities/roles', token=owner['accessToken']['token'], expect=200)
     emulator.json('POST', '/permissions/query/subordinate-entities/roles', {}, token=owner['accessToken']['token'],
                   expect=200)
+
+
+def test_testdata_session_limits_are_enforced(emulator):
+    tokens, keys = login(emulator)
+    access = tokens['accessToken']['token']
+    small = {'maxInvoiceSizeInMB': 0, 'maxInvoiceWithAttachmentSizeInMB': 1, 'maxInvoices': 1}
+    emulator.call('POST', '/testdata/limits/context/session', {'onlineSession': small, 'batchSession': small},
+                  token=access, expect=200)
+    assert emulator.json('GET', '/limits/context', token=access)['onlineSession'] == small
+    session, key, iv = open_session(emulator, access, keys)
+    first = json.loads(send(emulator, access, session, key, iv, fa3.build(samples.scenarios()['vat_23'])).get_data())
+    status = emulator.json('GET', f'/sessions/{session}/invoices/{first["referenceNumber"]}', token=access)
+    assert status['status']['code'] == 450 and 'rozmiar' in status['status']['details'][0]
+    second = send(emulator, access, session, key, iv, fa3.build(samples.scenarios()['vat_mixed_23_8_5']))
+    assert json.loads(second.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 21155
+    emulator.call('DELETE', '/testdata/limits/context/session', token=access, expect=200)
+    assert emulator.json('GET', '/limits/context', token=access)['onlineSession']['maxInvoices'] == 10000
+
+
+def test_testdata_certificate_limits_and_validity(emulator):
+    from .test_xades import certificate_for
+    seal_key = crypto.generate_rsa_key()
+    init = _xades_login(emulator, seal_key, certificate_for(seal_key, organization_identifier=f'VATPL-{SELLER}')).json
+    access = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'])['accessToken']['token']
+    emulator.call('POST', '/testdata/limits/subject/certificate', {'certificate': {'maxCertificates': 1}},
+                  token=access, expect=200)
+    fields = emulator.json('GET', '/certificates/enrollments/data', token=access)
+    emulator.call('POST', '/certificates/enrollments', {'certificateName': 'Pierwszy cert', 'certificateType': 'Offline',
+                                                        'csr': _csr(crypto.generate_ec_key(), fields)}, token=access, expect=202)
+    refused = emulator.call('POST', '/certificates/enrollments', {
+        'certificateName': 'Drugi cert', 'certificateType': 'Offline', 'csr': _csr(crypto.generate_ec_key(), fields)},
+        token=access, expect=400)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 25007
+    serial = emulator.json('POST', '/certificates/query', {}, token=access)['certificates'][0]['certificateSerialNumber']
+    emulator.call('PUT', f'/testdata/certificates/{serial}', {'validTo': '2026-12-01T00:00:00+00:00'}, token=access,
+                  expect=200)
+    listed = emulator.json('POST', '/certificates/query', {}, token=access)
+    assert listed['certificates'][0]['validTo'].startswith('2026-12-01')
+    assert emulator.json('GET', '/peppol/query', expect=200) == {'peppolProviders': [], 'hasMore': False}
+
+
+def test_testdata_person_links_pesel_to_nip_and_can_be_removed(emulator):
+    from .test_xades import certificate_for
+    emulator.call('POST', '/testdata/person', {'nip': SELLER, 'pesel': '70010112345', 'isBailiff': False,
+                                              'description': 'Właściciel firmy'}, expect=200)
+    key = crypto.generate_ec_key()
+    person = certificate_for(key, cn='Właściciel', serial='PNOPL-70010112345')
+    init = _xades_login(emulator, key, person).json
+    assert emulator.json('GET', f'/auth/{init["referenceNumber"]}',
+                         token=init['authenticationToken']['token'])['status']['code'] == 200
+    emulator.call('POST', '/testdata/person/remove', {'nip': SELLER}, expect=200)
+    init = _xades_login(emulator, key, person).json
+    assert emulator.json('GET', f'/auth/{init["referenceNumber"]}',
+                         token=init['authenticationToken']['token'])['status']['code'] == 415
