@@ -88,7 +88,7 @@ class PermissionsMixin:
         """Scopes held through grants made with the permissions API (directly, as the person responsible for a
         subunit, or indirectly through an intermediary entity)."""
         direct = {r['scope'] for r in self.state.permission_records.values()
-                  if r['kind'] in ('person', 'entity') and r['context'] == context and r['subject'] == subject}
+                  if r['kind'] in ('person', 'entity', 'eu') and r['context'] == context and r['subject'] == subject}
         subunit = {r['scope'] for r in self.state.permission_records.values()
                    if r['kind'] == 'subunit' and r['subunit'] == context and r['subject'] == subject}
         return direct | subunit | self.grant_scopes_from_indirect(context, subject)
@@ -261,6 +261,63 @@ class PermissionsMixin:
                 if r['kind'] == 'indirect' and r['subject'] == subject
                 and r['context']['value'].split('-')[0] in intermediaries
                 and (r['target'].get('type') == 'AllPartners' or r['target'].get('value') == context['value'])}
+
+
+class EuEntitiesMixin:
+    """EU entities (context NipVatUe, NIP-VATUE): their administrators and representatives, known by the
+    SHA-256 fingerprint of their certificate."""
+
+    def grant_eu_administration(self, request):
+        auth = self._granting_auth(request)
+        data = read_json(request)
+        require(data, 'subjectIdentifier', 'contextIdentifier', 'description', 'euEntityName', 'subjectDetails',
+                'euEntityDetails')
+        subject, context = data['subjectIdentifier'], data['contextIdentifier']
+        if subject.get('type') != 'Fingerprint' or len(str(subject.get('value', ''))) != 64 or \
+                context.get('type') != 'NipVatUe' or not str(context.get('value', '')).startswith(
+                    auth.context_value.split('-')[0] + '-'):
+            raise bad_request(21405, VALIDATION, 'a certificate fingerprint (64 hex) and a NipVatUe context '
+                                                 'starting with the NIP of the current context')
+        record = self._record(auth, 'eu', subject, 'VatUeManage', data['description'], True, data['subjectDetails'])
+        record['context'] = {'type': 'NipVatUe', 'value': context['value']}
+        record['euEntityName'] = data['euEntityName']
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def grant_eu_representative(self, request):
+        _context, auth = self.context_of_request(request)
+        if auth.context_type != 'NipVatUe':
+            raise ApiError(403, description='Operacja dostępna w kontekście podmiotu unijnego.',
+                           reason_code='context-type-not-allowed', extra={'contextIdentifierType': auth.context_type})
+        self._require_permission(auth, 'VatUeManage')
+        data = read_json(request)
+        require(data, 'subjectIdentifier', 'permissions', 'description', 'subjectDetails')
+        subject = data['subjectIdentifier']
+        if subject.get('type') != 'Fingerprint' or not data['permissions'] or \
+                set(data['permissions']) - {'InvoiceWrite', 'InvoiceRead'}:
+            raise bad_request(21405, VALIDATION, 'a certificate fingerprint and InvoiceWrite/InvoiceRead')
+        for scope in data['permissions']:
+            record = self._record(auth, 'eu', subject, scope, data['description'], False, data['subjectDetails'])
+            record['euEntityName'] = next((r.get('euEntityName') for r in self.state.permission_records.values()
+                                           if r['kind'] == 'eu' and r['context'] == record['context']
+                                           and r.get('euEntityName')), '')
+        return 202, {'referenceNumber': self._operation(self.clock.now())}
+
+    def query_eu_permissions(self, request):
+        _context, auth = self.context_of_request(request)
+        data = read_json(request) if request.get_data() else {}
+        nip = auth.context_value.split('-')[0]
+        records = [r for r in self.state.permission_records.values() if r['kind'] == 'eu'
+                   and r['context']['value'].split('-')[0] == nip]
+        if data.get('permissionTypes'):
+            records = [r for r in records if r['scope'] in data['permissionTypes']]
+        if data.get('authorizedFingerprintIdentifier'):
+            records = [r for r in records if r['subject']['value'] == data['authorizedFingerprintIdentifier']]
+        page, more = self._paged(request, records)
+        return 200, {'permissions': [{
+            'id': r['id'], 'authorIdentifier': r['author'], 'vatUeIdentifier': r['context']['value'].split('-', 1)[1],
+            'euEntityName': r.get('euEntityName') or '-', 'authorizedFingerprintIdentifier': r['subject']['value'],
+            'permissionScope': r['scope'], 'description': r['description'], 'startDate': r['start']}
+            for r in page], 'hasMore': more}
 
 
 _ROLE_OF_SUBJECT = {'EnforcementAuthority': 'EnforcementAuthority', 'VatGroup': 'VatGroupUnit',

@@ -19,7 +19,8 @@ from .state import (
 )
 from . import query, upo
 from .certificates import CertificatesMixin, subject_fields
-from .permissions import PermissionsMixin
+from .permissions import EuEntitiesMixin, PermissionsMixin
+from .collective import CollectiveIdentifiersMixin
 
 CHALLENGE_LIFE = datetime.timedelta(minutes=10)
 OPERATION_TOKEN_LIFE = datetime.timedelta(minutes=45)
@@ -50,7 +51,7 @@ class Options:
         self.validate_nip_checksums = validate_nip_checksums   # PRD does, TEST does not
 
 
-class KsefService(CertificatesMixin, PermissionsMixin):
+class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, CollectiveIdentifiersMixin):
     def __init__(self, clock=None, options=None, base_url='http://127.0.0.1'):
         self.clock = clock or Clock()
         self.options = options or Options()

@@ -179,6 +179,7 @@ class State:
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice
     subjects: Dict[str, dict] = dataclasses.field(default_factory=dict)             # testdata subjects by NIP
     exports: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    collective: Dict[str, dict] = dataclasses.field(default_factory=dict)    # collective identifier -> entry
     session_limit_overrides: Dict[str, dict] = dataclasses.field(default_factory=dict)
     certificate_limit_overrides: Dict[tuple, tuple] = dataclasses.field(default_factory=dict)
     peppol_providers: List[dict] = dataclasses.field(default_factory=list)

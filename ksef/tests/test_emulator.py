@@ -1082,3 +1082,57 @@ def test_testdata_person_links_pesel_to_nip_and_can_be_removed(emulator):
     init = _xades_login(emulator, key, person).json
     assert emulator.json('GET', f'/auth/{init["referenceNumber"]}',
                          token=init['authenticationToken']['token'])['status']['code'] == 415
+
+
+def test_eu_entity_administrator_and_representative(emulator):
+    from ksef import xades
+    from .test_xades import certificate_for
+    owner, _keys = login(emulator, permissions=('CredentialsManage',))
+    admin_key = crypto.generate_ec_key()
+    admin_certificate = certificate_for(admin_key, cn='EU admin')
+    context = f'{SELLER}-DE811907980'
+    emulator.call('POST', '/permissions/eu-entities/administration/grants', {
+        'subjectIdentifier': {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(admin_certificate)},
+        'contextIdentifier': {'type': 'NipVatUe', 'value': context}, 'description': 'Administrator UE',
+        'euEntityName': 'Müller GmbH', 'subjectDetails': {'subjectDetailsType': 'PersonByFingerprintWithoutIdentifier'},
+        'euEntityDetails': {'fullName': 'Müller GmbH', 'address': 'Hauptstraße 12, Berlin'}},
+        token=owner['accessToken']['token'], expect=202)
+    init = _xades_login(emulator, admin_key, admin_certificate, context=('NipVatUe', context),
+                        subject_type='certificateFingerprint').json
+    admin = emulator.json('POST', '/auth/token/redeem', token=init['authenticationToken']['token'], expect=200)
+    representative = certificate_for(crypto.generate_ec_key(), cn='EU rep')
+    emulator.call('POST', '/permissions/eu-entities/grants', {
+        'subjectIdentifier': {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(representative)},
+        'permissions': ['InvoiceRead'], 'description': 'Reprezentant UE',
+        'subjectDetails': {'subjectDetailsType': 'PersonByFingerprintWithoutIdentifier'}},
+        token=admin['accessToken']['token'], expect=202)
+    listed = emulator.json('POST', '/permissions/query/eu-entities/grants', {}, token=owner['accessToken']['token'],
+                           expect=200)
+    assert sorted(p['permissionScope'] for p in listed['permissions']) == ['InvoiceRead', 'VatUeManage']
+    assert {p['vatUeIdentifier'] for p in listed['permissions']} == {'DE811907980'}
+
+
+def test_collective_identifier_for_paying_invoices_together(emulator):
+    numbers = _issue(emulator, 3)
+    buyer, _keys = login(emulator, nip=samples.BUYER_NIP, permissions=('InvoiceRead', 'InvoiceWrite'))
+    access = buyer['accessToken']['token']
+    created = emulator.json('POST', '/collective-identifiers', {'invoices': [
+        {'ksefNumber': n, 'description': f'Faktura {i}'} for i, n in enumerate(numbers[:2])]}, token=access, expect=201)
+    identifier = created['collectiveIdentifierNumber']
+    assert len(identifier) == 35
+    again = emulator.call('POST', '/collective-identifiers', {'invoices': [{'ksefNumber': numbers[0]}]}, token=access,
+                          expect=400)
+    assert json.loads(again.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 71002
+    invoices = emulator.json('GET', f'/collective-identifiers/{identifier}/invoices', token=access, expect=200)
+    assert [i['ksefNumber'] for i in invoices['invoices']] == numbers[:2]
+    by_number = emulator.json('GET', f'/collective-identifiers/ksef/{numbers[0]}', token=access, expect=200)
+    assert [c['collectiveIdentifierNumber'] for c in by_number['collectiveIdentifiers']] == [identifier]
+    now = emulator.app.service.clock.now()
+    found = emulator.json('POST', '/collective-identifiers/query', {
+        'dateCreatedFrom': (now - __import__('datetime').timedelta(hours=1)).isoformat(),
+        'dateCreatedTo': (now + __import__('datetime').timedelta(hours=1)).isoformat()}, token=access, expect=200)
+    assert [(c['collectiveIdentifierNumber'], c['invoiceCount']) for c in found['collectiveIdentifiers']] == [(identifier, 2)]
+    stranger, _keys = login(emulator, nip='7740001454', permissions=('InvoiceWrite',))
+    refused = emulator.call('POST', '/collective-identifiers', {'invoices': [{'ksefNumber': numbers[2]}]},
+                            token=stranger['accessToken']['token'], expect=400)
+    assert json.loads(refused.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 71001
