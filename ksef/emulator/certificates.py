@@ -192,10 +192,8 @@ class CertificatesMixin:
                           'status': status, 'subjectIdentifier': dict(issued.subject),
                           'validFrom': iso(issued.certificate.not_valid_before.replace(tzinfo=datetime.timezone.utc)),
                           'validTo': iso(valid_to), 'requestDate': iso(issued.requested)})
-        page_size = int(request.args.get('pageSize', 10))
-        offset = int(request.args.get('pageOffset', 0))
-        page = items[offset * page_size:(offset + 1) * page_size]
-        return 200, {'certificates': page, 'hasMore': (offset + 1) * page_size < len(items)}
+        page, more = self.offset_page(request, items, largest=50)
+        return 200, {'certificates': page, 'hasMore': more}
 
     def revoke_certificate(self, request, certificateSerialNumber):
         _context, auth = self.context_of_request(request)

@@ -94,14 +94,7 @@ class PermissionsMixin:
         return direct | subunit | self.grant_scopes_from_indirect(context, subject)
 
     def _paged(self, request, items):
-        try:
-            page_size = int(request.args.get('pageSize', 10))
-            offset = int(request.args.get('pageOffset', 0))
-        except ValueError:
-            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
-        if not 10 <= page_size <= 100 or offset < 0:
-            raise bad_request(21405, VALIDATION, 'pageSize must be 10..100')
-        return items[offset * page_size:(offset + 1) * page_size], (offset + 1) * page_size < len(items)
+        return self.offset_page(request, items, largest=100)
 
     def query_person_permissions(self, request):
         _context, auth = self.context_of_request(request)

@@ -33,7 +33,7 @@ def metadata(invoice):
         'invoicingDate': iso(invoice.received), 'acquisitionDate': iso(invoice.acquisition),
         'permanentStorageDate': iso(invoice.permanent_storage),
         'seller': {'nip': parsed.seller.nip, 'name': parsed.seller.name},
-        'buyer': {'identifier': _buyer_identifier(buyer), 'name': buyer.name},
+        'buyer': {'identifier': _identifier(buyer), 'name': buyer.name},
         'netAmount': float(net), 'grossAmount': float(net + vat), 'vatAmount': float(vat),
         'currency': body.currency, 'invoicingMode': invoice.invoicing_mode,
         'invoiceType': API_TYPES[body.invoice_type], 'formCode': dict(fa3.FORM_CODE),
@@ -43,7 +43,7 @@ def metadata(invoice):
     if invoice.hash_of_corrected:
         data['hashOfCorrectedInvoice'] = invoice.hash_of_corrected
     if parsed.third_parties:
-        data['thirdSubjects'] = [{'identifier': _third_identifier(party), 'name': party.name,
+        data['thirdSubjects'] = [{'identifier': _identifier(party), 'name': party.name,
                                   'role': party.role or 0} for party in parsed.third_parties]
     if parsed.authorized_party:
         data['authorizedSubject'] = {'nip': parsed.authorized_party.nip, 'name': parsed.authorized_party.name,
@@ -51,20 +51,11 @@ def metadata(invoice):
     return data
 
 
-def _buyer_identifier(buyer):
-    if buyer.nip:
-        return {'type': 'Nip', 'value': buyer.nip}
-    if buyer.eu_vat_number:
-        return {'type': 'VatUe', 'value': f'{buyer.eu_country}{buyer.eu_vat_number}'}
-    if buyer.tax_id:
-        return {'type': 'Other', 'value': buyer.tax_id}
-    return {'type': 'None'}
-
-
-def _third_identifier(party):
+def _identifier(party):
+    """Identifier of a buyer (Podmiot2) or third party (Podmiot3) as the metadata gives it."""
     if party.nip:
         return {'type': 'Nip', 'value': party.nip}
-    if party.internal_id:
+    if getattr(party, 'internal_id', None):
         return {'type': 'InternalId', 'value': party.internal_id}
     if party.eu_vat_number:
         return {'type': 'VatUe', 'value': f'{party.eu_country}{party.eu_vat_number}'}

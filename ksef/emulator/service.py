@@ -987,6 +987,18 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         return (invoice.seller_nip == value.split('-')[0] or value in invoice.parties.get('Subject2', [])
                 or value in invoice.parties.get('Subject3', []))
 
+    @staticmethod
+    def offset_page(request, items, largest):
+        """(page, more pages) for the pageSize (10..largest) and pageOffset query parameters."""
+        try:
+            page_size = int(request.args.get('pageSize', 10))
+            offset = int(request.args.get('pageOffset', 0))
+        except ValueError:
+            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
+        if not 10 <= page_size <= largest or offset < 0:
+            raise bad_request(21405, VALIDATION, f'pageSize must be 10..{largest} and pageOffset at least 0')
+        return items[offset * page_size:(offset + 1) * page_size], (offset + 1) * page_size < len(items)
+
     def _stored_invoices(self):
         return list(self.state.invoices_by_ksef_number.values())
 
@@ -994,20 +1006,12 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         _context, auth = self.context_of_request(request)
         self._require_permission(auth, 'InvoiceRead')
         filters = read_json(request)
-        try:
-            page_size = int(request.args.get('pageSize', 10))
-            page_offset = int(request.args.get('pageOffset', 0))
-        except ValueError:
-            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
-        if not 10 <= page_size <= 250 or page_offset < 0:
-            raise bad_request(21405, VALIDATION, 'pageSize must be 10..250 and pageOffset at least 0')
         now = self.clock.now()
         selected, truncated, mark = query.select(self._stored_invoices(), filters, auth.context_value, now)
         if request.args.get('sortOrder', 'Asc') == 'Desc':
             selected.reverse()
-        page = selected[page_offset * page_size:(page_offset + 1) * page_size]
-        has_more = (page_offset + 1) * page_size < len(selected) or truncated
-        body = {'hasMore': has_more, 'isTruncated': truncated and (page_offset + 1) * page_size >= len(selected),
+        page, more_pages = self.offset_page(request, selected, largest=250)
+        body = {'hasMore': more_pages or truncated, 'isTruncated': truncated and not more_pages,
                 'invoices': [invoice.metadata for invoice in page]}
         if mark is not None:
             body['permanentStorageHwmDate'] = iso(mark)
@@ -1131,12 +1135,8 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
 
     def peppol_providers(self, request):
         providers = sorted(self.state.peppol_providers, key=lambda p: p['id'])
-        try:
-            page_size, offset = int(request.args.get('pageSize', 10)), int(request.args.get('pageOffset', 0))
-        except ValueError:
-            raise bad_request(21405, VALIDATION, 'pageSize and pageOffset must be integers') from None
-        page = providers[offset * page_size:(offset + 1) * page_size]
-        return 200, {'peppolProviders': page, 'hasMore': (offset + 1) * page_size < len(providers)}
+        page, more = self.offset_page(request, providers, largest=100)
+        return 200, {'peppolProviders': page, 'hasMore': more}
 
     def subject_limits(self, request):
         self.context_of_request(request)
