@@ -936,16 +936,15 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         return [i for i in session.invoices if i.is_final(now) and i.final_status[0] == 200]
 
     def upo_of_invoice(self, request, referenceNumber, invoiceReferenceNumber):
-        session = self._session_for_reading(request, referenceNumber)
-        for invoice in self._accepted(session):
-            if invoice.reference_number == invoiceReferenceNumber:
-                return self._upo_response(session, [invoice])
-        raise bad_request(21178, 'Nie znaleziono UPO dla podanych kryteriów.')
+        return self._upo_of(request, referenceNumber, lambda i: i.reference_number == invoiceReferenceNumber)
 
     def upo_of_ksef_number(self, request, referenceNumber, ksefNumber):
-        session = self._session_for_reading(request, referenceNumber)
+        return self._upo_of(request, referenceNumber, lambda i: i.ksef_number == ksefNumber)
+
+    def _upo_of(self, request, reference, is_wanted):
+        session = self._session_for_reading(request, reference)
         for invoice in self._accepted(session):
-            if invoice.ksef_number == ksefNumber:
+            if is_wanted(invoice):
                 return self._upo_response(session, [invoice])
         raise bad_request(21178, 'Nie znaleziono UPO dla podanych kryteriów.')
 
