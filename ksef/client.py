@@ -1,0 +1,441 @@
+"""KsefClient: the KSeF 2.0 API for taxpayers' software, in plain Python (no Odoo).
+
+Every call returns data or raises one typed error (ksef.errors). Calls that are safe to repeat are retried on
+timeouts, 5xx and 429 (waiting exactly Retry-After); calls that change something are never repeated blindly:
+an unknown outcome is raised as UnknownOutcomeError for the caller to reconcile. Secrets (tokens) never appear
+in reprs, logs or error messages.
+"""
+import dataclasses
+import datetime
+import email.utils
+import io
+import json
+import logging
+import time
+import zipfile
+
+import requests
+
+from . import crypto, limits, xades
+from .errors import (
+    AuthenticationError, KsefApiError, PermissionDeniedError, RateLimitError, UnavailableError, UnknownOutcomeError,
+)
+from .fa3.model import FORM_CODE
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    name: str
+    api_url: str
+    qr_url: str
+    latarnia_url: str
+
+
+ENVIRONMENTS = {
+    'TEST': Environment('TEST', 'https://api-test.ksef.mf.gov.pl/v2', 'https://qr-test.ksef.mf.gov.pl',
+                        'https://api-latarnia-test.ksef.mf.gov.pl'),
+    'DEMO': Environment('DEMO', 'https://api-demo.ksef.mf.gov.pl/v2', 'https://qr-demo.ksef.mf.gov.pl',
+                        'https://api-latarnia-test.ksef.mf.gov.pl'),
+    'PRD': Environment('PRD', 'https://api.ksef.mf.gov.pl/v2', 'https://qr.ksef.mf.gov.pl',
+                       'https://api-latarnia.ksef.mf.gov.pl'),
+}
+
+
+def custom_environment(api_url, qr_url='https://qr-test.ksef.mf.gov.pl'):
+    """Another KSeF-compatible server, e.g. the local emulator at http://127.0.0.1:8765/v2."""
+    api_url = api_url.rstrip('/')
+    root = api_url[:-3] if api_url.endswith('/v2') else api_url
+    return Environment('CUSTOM', api_url, qr_url, f'{root}/latarnia')
+
+
+class Secret:
+    """A token or key text: usable with .reveal(), invisible in repr/str/logs."""
+    __slots__ = ('_value',)
+
+    def __init__(self, value):
+        self._value = value
+
+    def reveal(self):
+        return self._value
+
+    def __repr__(self):
+        return '<secret>'
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self):
+        return hash(self._value)
+
+
+@dataclasses.dataclass
+class Token:
+    value: Secret
+    valid_until: datetime.datetime
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(Secret(data['token']), _parse_time(data['validUntil']))
+
+
+@dataclasses.dataclass
+class AuthTokens:
+    """The result of a login: the access token (short) and refresh token (days), for one context."""
+    reference_number: str
+    access: Token
+    refresh: Token
+    context: tuple
+
+
+@dataclasses.dataclass
+class OnlineSession:
+    reference_number: str
+    valid_until: datetime.datetime
+    key: bytes = dataclasses.field(repr=False)
+    iv: bytes = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass
+class SentInvoice:
+    reference_number: str
+    invoice_hash: str
+
+
+def _parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+
+
+def retry_after_seconds(value, now=None):
+    """Retry-After: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        return max(0.0, (moment - now).total_seconds())
+
+
+class KsefClient:
+    """One client per context (NIP, internal ID ...). Thread-unsafe by design: one per worker."""
+
+    def __init__(self, environment, timeout=(5, 60), sleep=time.sleep, max_wait=120.0, retries=3,
+                 session=None, verify=True, poll_interval=0.5, poll_timeout=120.0):
+        self.environment = environment if isinstance(environment, Environment) else ENVIRONMENTS[environment]
+        self.timeout, self.sleep, self.max_wait, self.retries = timeout, sleep, max_wait, retries
+        self.poll_interval, self.poll_timeout = poll_interval, poll_timeout
+        self.http = session or requests.Session()
+        # TLS verification stays on for the real hosts whatever the caller asks
+        self.http.verify = True if self.environment.name in ENVIRONMENTS else verify
+        self.budget = limits.SlidingWindowCounter()
+        self._keys = None
+
+    # --- transport -----------------------------------------------------------------------------------
+
+    def call(self, method, template, *, path_params=None, json_body=None, data=None, content_type=None,
+             token=None, params=None, headers=None, idempotent=True, context='-', url=None):
+        """One API call; returns the requests.Response of a 2xx answer or raises a typed error."""
+        path = template.format(**(path_params or {}))
+        target = url or self.environment.api_url + path
+        group = limits.group_of(method, template) if url is None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            self._respect_budget(group, context)
+            request_headers = dict(headers or {})
+            if token is not None:
+                request_headers['Authorization'] = f'Bearer {token.reveal() if isinstance(token, Secret) else token}'
+            if json_body is not None:
+                data, content_type = json.dumps(json_body), 'application/json'
+            if content_type:
+                request_headers['Content-Type'] = content_type
+            try:
+                response = self.http.request(method, target, params=params, data=data, headers=request_headers,
+                                             timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if idempotent and attempt <= self.retries:
+                    self.sleep(min(2 ** attempt, self.max_wait))
+                    continue
+                if idempotent:
+                    raise UnavailableError(0, None, f'No answer from KSeF ({type(exc).__name__})') from None
+                raise UnknownOutcomeError(f'No answer from KSeF to {method} {template} '
+                                          f'({type(exc).__name__}): it may have taken effect') from None
+            if response.status_code < 400:
+                return response
+            error = self._error(response, group)
+            if isinstance(error, RateLimitError) and idempotent and error.retry_after <= self.max_wait \
+                    and attempt <= self.retries:
+                self.sleep(error.retry_after)   # exactly what KSeF asked for, never earlier
+                continue
+            if isinstance(error, UnavailableError) and idempotent and attempt <= self.retries:
+                self.sleep(min(2 ** attempt, self.max_wait))
+                continue
+            if response.status_code >= 500 and response.status_code != 503 and not idempotent:
+                raise UnknownOutcomeError(f'KSeF answered {response.status_code} to {method} {template}: '
+                                          'it may have taken effect')
+            raise error
+
+    def _respect_budget(self, group, context):
+        """The local copy of the documented limits: wait a little, or say when to come back."""
+        if group is None:
+            return
+        while True:
+            wait = self.budget.hit((group, context), limits.GROUPS[group], time.monotonic())
+            if not wait:
+                return
+            if wait > self.max_wait:
+                raise RateLimitError(wait, group, f'Local budget of group {group} exhausted')
+            self.sleep(wait)
+
+    @staticmethod
+    def _error(response, group):
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        code, description, details, reason = None, body.get('detail') or body.get('title') or '', [], None
+        exception = (body.get('exception') or {}).get('exceptionDetailList') or []
+        if exception:
+            code, description = exception[0].get('exceptionCode'), exception[0].get('exceptionDescription') or ''
+            details = exception[0].get('details') or []
+        elif body.get('errors'):
+            first = body['errors'][0]
+            code, description, details = first.get('code'), first.get('description') or description, first.get('details') or []
+        elif isinstance(body.get('status'), dict):
+            description, details = body['status'].get('description', ''), body['status'].get('details') or []
+        reason = body.get('reasonCode')
+        if status == 429:
+            return RateLimitError(retry_after_seconds(response.headers.get('Retry-After')) or 1.0, group,
+                                  description or 'Too Many Requests')
+        if status == 401:
+            return AuthenticationError(status, code, description, details)
+        if status == 403:
+            return PermissionDeniedError(status, code, description, details, reason_code=reason)
+        if status >= 500:
+            return UnavailableError(status, code, description or 'KSeF is unavailable', details)
+        return KsefApiError(status, code, description, details, reason_code=reason)
+
+    # --- public keys ---------------------------------------------------------------------------------
+
+    def public_keys(self, refresh=False):
+        """{usage: (public key, publicKeyId)} of the currently valid MF certificates (cached)."""
+        if self._keys is None or refresh:
+            keys = {}
+            now = datetime.datetime.now(datetime.timezone.utc)
+            for item in self.call('GET', '/security/public-key-certificates').json():
+                certificate = crypto.load_der_certificate(crypto.unb64(item['certificate']))
+                for usage in item['usage']:
+                    current = keys.get(usage)
+                    if _parse_time(item['validFrom']) <= now and (current is None or item['validFrom'] > current[2]):
+                        keys[usage] = (certificate.public_key(), item['publicKeyId'], item['validFrom'])
+            self._keys = {usage: (key, key_id) for usage, (key, key_id, _since) in keys.items()}
+        return self._keys
+
+    def _with_fresh_keys(self, operation):
+        """Run operation(keys); on 21470 (the key was withdrawn) fetch the keys again and retry once."""
+        try:
+            return operation(self.public_keys())
+        except KsefApiError as error:
+            if error.code != 21470:
+                raise
+            return operation(self.public_keys(refresh=True))
+
+    # --- authentication ------------------------------------------------------------------------------
+
+    def challenge(self):
+        return self.call('POST', '/auth/challenge').json()
+
+    def login_with_token(self, context_type, context_value, ksef_token):
+        """KSeF token login: RSA-OAEP(SHA-256) of 'token|timestampMs', poll to the final status, redeem once."""
+        secret = ksef_token.reveal() if isinstance(ksef_token, Secret) else ksef_token
+
+        def start(keys):
+            challenge = self.challenge()
+            public_key, key_id = keys['KsefTokenEncryption']
+            encrypted = crypto.rsa_oaep_encrypt(public_key, f'{secret}|{challenge["timestampMs"]}'.encode())
+            return self.call('POST', '/auth/ksef-token', idempotent=False, json_body={
+                'challenge': challenge['challenge'], 'contextIdentifier': {'type': context_type, 'value': context_value},
+                'encryptedToken': crypto.b64(encrypted), 'publicKeyId': key_id}).json()
+        return self._finish_login(self._with_fresh_keys(start), (context_type, context_value))
+
+    def auth_token_request(self, context_type, context_value, subject_identifier_type='certificateSubject'):
+        """For signing outside (qualified signature, trusted profile): (challenge, unsigned XML, expires at)."""
+        challenge = self.challenge()
+        xml = xades.auth_token_request(challenge['challenge'], context_type, context_value, subject_identifier_type)
+        expires = _parse_time(challenge['timestamp']) + datetime.timedelta(minutes=10)
+        return challenge['challenge'], xml, expires
+
+    def login_with_signed_request(self, signed_xml, context):
+        """Finish a login with an AuthTokenRequest signed elsewhere (within the challenge's ten minutes)."""
+        init = self.call('POST', '/auth/xades-signature', data=signed_xml, content_type='application/xml',
+                         idempotent=False).json()
+        return self._finish_login(init, context)
+
+    def login_with_certificate(self, context_type, context_value, private_key, certificate,
+                               subject_identifier_type='certificateSubject'):
+        """XAdES login with a key and certificate we hold (KSeF certificate, qualified seal from PKCS#12/PEM)."""
+        _challenge, xml, _expires = self.auth_token_request(context_type, context_value, subject_identifier_type)
+        return self.login_with_signed_request(xades.sign(xml, private_key, certificate), (context_type, context_value))
+
+    def _finish_login(self, init, context):
+        reference = init['referenceNumber']
+        operation = Token.from_json(init['authenticationToken'])
+        deadline = time.monotonic() + self.poll_timeout
+        while True:
+            status = self.call('GET', '/auth/{ref}', path_params={'ref': reference}, token=operation.value).json()
+            code = status['status']['code']
+            if code != 100:
+                break
+            if time.monotonic() > deadline:
+                raise UnavailableError(0, 100, 'The authentication is still in progress; try again later')
+            self.sleep(self.poll_interval)
+        if code != 200:
+            raise AuthenticationError(code, code, status['status'].get('description', ''), status['status'].get('details'))
+        tokens = self.call('POST', '/auth/token/redeem', token=operation.value, idempotent=False).json()
+        return AuthTokens(reference, Token.from_json(tokens['accessToken']), Token.from_json(tokens['refreshToken']),
+                          tuple(context))
+
+    def refresh(self, tokens):
+        """A new access token from the refresh token (valid up to 7 days)."""
+        data = self.call('POST', '/auth/token/refresh', token=tokens.refresh.value).json()
+        tokens.access = Token.from_json(data['accessToken'])
+        return tokens
+
+    def fresh_access(self, tokens, margin=60):
+        """The access token, refreshed first when it expires within ``margin`` seconds."""
+        if tokens.access.valid_until - datetime.datetime.now(datetime.timezone.utc) < datetime.timedelta(seconds=margin):
+            self.refresh(tokens)
+        return tokens.access.value
+
+    # --- online sessions -----------------------------------------------------------------------------
+
+    def _encryption(self, keys, key, iv):
+        public_key, key_id = keys['SymmetricKeyEncryption']
+        return {'encryptedSymmetricKey': crypto.b64(crypto.rsa_oaep_encrypt(public_key, key)),
+                'initializationVector': crypto.b64(iv), 'publicKeyId': key_id}
+
+    def open_online_session(self, tokens):
+        key, iv = crypto.new_session_key()
+
+        def open_(keys):
+            return self.call('POST', '/sessions/online', token=self.fresh_access(tokens), idempotent=False,
+                             context=_ctx(tokens), json_body={'formCode': FORM_CODE,
+                                                              'encryption': self._encryption(keys, key, iv)}).json()
+        data = self._with_fresh_keys(open_)
+        return OnlineSession(data['referenceNumber'], _parse_time(data['validUntil']), key, iv)
+
+    def send_invoice(self, tokens, session, xml, offline=False, hash_of_corrected=None):
+        """Send one FA(3) file; returns its reference and hash. Never repeated on its own: an unknown outcome
+        raises UnknownOutcomeError carrying the invoice hash (reconcile with session_invoices())."""
+        encrypted = crypto.aes_encrypt(session.key, session.iv, xml)
+        invoice_hash = crypto.sha256_b64(xml)
+        body = {'invoiceHash': invoice_hash, 'invoiceSize': len(xml),
+                'encryptedInvoiceHash': crypto.sha256_b64(encrypted), 'encryptedInvoiceSize': len(encrypted),
+                'encryptedInvoiceContent': crypto.b64(encrypted), 'offlineMode': bool(offline)}
+        if hash_of_corrected:
+            body['hashOfCorrectedInvoice'] = hash_of_corrected
+        try:
+            response = self.call('POST', '/sessions/online/{ref}/invoices', path_params={'ref': session.reference_number},
+                                 token=self.fresh_access(tokens), json_body=body, idempotent=False,
+                                 context=_ctx(tokens))
+        except UnknownOutcomeError as error:
+            raise UnknownOutcomeError(str(error), invoice_hash=invoice_hash) from None
+        return SentInvoice(response.json()['referenceNumber'], invoice_hash)
+
+    def close_online_session(self, tokens, session_reference):
+        self.call('POST', '/sessions/online/{ref}/close', path_params={'ref': session_reference},
+                  token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
+
+    def invoice_status(self, tokens, session_reference, invoice_reference):
+        return self.call('GET', '/sessions/{ref}/invoices/{invoiceReferenceNumber}',
+                         path_params={'ref': session_reference, 'invoiceReferenceNumber': invoice_reference},
+                         token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def session_status(self, tokens, session_reference):
+        return self.call('GET', '/sessions/{ref}', path_params={'ref': session_reference},
+                         token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def session_invoices(self, tokens, session_reference, failed_only=False, page_size=1000):
+        """Every invoice status of a session, following continuation tokens."""
+        template = '/sessions/{ref}/invoices/failed' if failed_only else '/sessions/{ref}/invoices'
+        continuation, result = None, []
+        while True:
+            headers = {'x-continuation-token': continuation} if continuation else None
+            page = self.call('GET', template, path_params={'ref': session_reference}, params={'pageSize': page_size},
+                             headers=headers, token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+            result += page['invoices']
+            continuation = page.get('continuationToken')
+            if not continuation:
+                return result
+
+    def invoice_upo(self, tokens, session_reference, invoice_reference):
+        return self.call('GET', '/sessions/{ref}/invoices/{invoiceReferenceNumber}/upo',
+                         path_params={'ref': session_reference, 'invoiceReferenceNumber': invoice_reference},
+                         token=self.fresh_access(tokens), context=_ctx(tokens)).content
+
+    # --- batch sessions ------------------------------------------------------------------------------
+
+    def send_batch(self, tokens, files, part_size=100_000_000, offline=False):
+        """files: [(name, FA(3) bytes)] -> session reference. Zips them, splits the archive into parts of at most
+        part_size bytes, encrypts each part, opens the session, uploads to the pre-signed URLs (no bearer
+        token) and closes the session."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for name, xml in files:
+                archive.writestr(name, xml)
+        data = buffer.getvalue()
+        key, iv = crypto.new_session_key()
+        parts = [crypto.aes_encrypt(key, iv, data[i:i + part_size]) for i in range(0, len(data), part_size)]
+
+        def open_(keys):
+            return self.call('POST', '/sessions/batch', token=self.fresh_access(tokens), idempotent=False,
+                             context=_ctx(tokens), json_body={
+                                 'formCode': FORM_CODE, 'offlineMode': bool(offline), 'encryption': self._encryption(keys, key, iv),
+                                 'batchFile': {'fileSize': len(data), 'fileHash': crypto.sha256_b64(data), 'compressionType': 'Zip',
+                                               'fileParts': [{'ordinalNumber': n, 'fileSize': len(p), 'fileHash': crypto.sha256_b64(p)}
+                                                             for n, p in enumerate(parts, 1)]}}).json()
+        opened = self._with_fresh_keys(open_)
+        for request, part in zip(sorted(opened['partUploadRequests'], key=lambda r: r['ordinalNumber']), parts):
+            # a part upload is safe to repeat: the same bytes to the same URL
+            self.call(request['method'], request['url'], url=request['url'], data=part, headers=request['headers'])
+        self.call('POST', '/sessions/batch/{ref}/close', path_params={'ref': opened['referenceNumber']},
+                  token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
+        return opened['referenceNumber']
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def query_metadata(self, tokens, filters, page_size=250):
+        """All metadata of the filter set, following hasMore / isTruncated as the documentation says."""
+        filters = json.loads(json.dumps(filters))
+        offset, result = 0, []
+        while True:
+            page = self.call('POST', '/invoices/query/metadata', json_body=filters, token=self.fresh_access(tokens),
+                             params={'pageSize': page_size, 'pageOffset': offset, 'sortOrder': 'Asc'},
+                             context=_ctx(tokens)).json()
+            result += page['invoices']
+            if not page['hasMore']:
+                return result
+            if page['isTruncated'] and page['invoices']:
+                filters['dateRange']['from'] = page['invoices'][-1][_date_field(filters)]
+                offset = 0
+            else:
+                offset += 1
+
+    def download_invoice(self, tokens, ksef_number):
+        return self.call('GET', '/invoices/ksef/{ksefNumber}', path_params={'ksefNumber': ksef_number},
+                         token=self.fresh_access(tokens), context=_ctx(tokens)).content
+
+
+def _ctx(tokens):
+    return ':'.join(tokens.context)
+
+
+def _date_field(filters):
+    return {'Issue': 'issueDate', 'Invoicing': 'invoicingDate',
+            'PermanentStorage': 'permanentStorageDate'}[filters['dateRange']['dateType']]

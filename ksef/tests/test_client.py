@@ -1,0 +1,182 @@
+"""KsefClient against the emulator over real loopback HTTP."""
+import threading
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from ksef import crypto, fa3, xades
+from ksef.client import KsefClient, Secret, custom_environment, retry_after_seconds
+from ksef.emulator import create_app
+from ksef.errors import AuthenticationError, UnknownOutcomeError
+from ksef.fa3 import samples
+
+SELLER = samples.SELLER_NIP
+
+
+@pytest.fixture()
+def emulator(schema_dir):
+    server = make_server('127.0.0.1', 0, lambda environ, start: [], threaded=True)
+    base = f'http://127.0.0.1:{server.server_port}'
+    app = create_app(base_url=base, auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir))
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, base
+    server.shutdown()
+
+
+def admin(base, path, body):
+    response = requests.post(f'{base}/_emulator/{path}', json=body, timeout=5)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def token_for(base, nip=SELLER, permissions=('InvoiceWrite', 'InvoiceRead', 'CredentialsManage')):
+    return admin(base, 'tokens', {'contextIdentifier': {'type': 'Nip', 'value': nip},
+                                  'permissions': list(permissions)})['token']
+
+
+class FakeSleep:
+    """Records every wait and moves the emulator's clock instead of sleeping."""
+
+    def __init__(self, app):
+        self.app, self.waits = app, []
+
+    def __call__(self, seconds):
+        self.waits.append(seconds)
+        self.app.service.clock.advance(seconds)
+
+
+def client_for(app, base, **options):
+    return KsefClient(custom_environment(f'{base}/v2'), sleep=FakeSleep(app), **options)
+
+
+def test_token_login_online_session_statuses_and_upo(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    session = client.open_online_session(tokens)
+    scenarios = samples.scenarios()
+    sent = []
+    for index, name in enumerate(('vat_23', 'vat_mixed_23_8_5', 'zero_wdt')):
+        scenarios[name].body.number = f'FV/C/{index}'
+        sent.append(client.send_invoice(tokens, session, fa3.build(scenarios[name])))
+    statuses = [client.invoice_status(tokens, session.reference_number, s.reference_number) for s in sent]
+    assert [s['status']['code'] for s in statuses] == [200, 200, 200]
+    assert [s['invoiceHash'] for s in statuses] == [s.invoice_hash for s in sent]
+    upo = client.invoice_upo(tokens, session.reference_number, sent[0].reference_number)
+    assert statuses[0]['ksefNumber'].encode() in upo
+    client.close_online_session(tokens, session.reference_number)
+    assert client.session_status(tokens, session.reference_number)['successfulInvoiceCount'] == 3
+
+
+def test_certificate_login_refresh_and_external_signing(emulator):
+    from .test_xades import certificate_for
+    app, base = emulator
+    client = client_for(app, base)
+    key = crypto.generate_ec_key()
+    certificate = certificate_for(key, organization_identifier=f'VATPL-{SELLER}')
+    tokens = client.login_with_certificate('Nip', SELLER, key, certificate)
+    old_access = tokens.access.value
+    client.refresh(tokens)
+    assert tokens.access.value != old_access
+    challenge, unsigned, expires = client.auth_token_request('Nip', SELLER)
+    assert challenge.encode() in unsigned and expires > tokens.access.valid_until - __import__('datetime').timedelta(days=1)
+    signed_elsewhere = xades.sign(unsigned, key, certificate)
+    assert client.login_with_signed_request(signed_elsewhere, ('Nip', SELLER)).access.value.reveal()
+
+
+def test_failed_login_is_a_typed_error(emulator):
+    app, base = emulator
+    with pytest.raises(AuthenticationError) as caught:
+        client_for(app, base).login_with_token('Nip', SELLER, 'not-a-token')
+    assert caught.value.code == 450
+
+
+def test_secrets_never_show(emulator):
+    app, base = emulator
+    secret = token_for(base)
+    tokens = client_for(app, base).login_with_token('Nip', SELLER, Secret(secret))
+    shown = repr(tokens) + str(tokens)
+    assert tokens.access.value.reveal() not in shown and tokens.refresh.value.reveal() not in shown
+    assert '<secret>' in shown
+
+
+def test_429_waits_exactly_retry_after_then_succeeds(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    from ksef import limits
+    tight = {name: limit.as_dict() for name, limit in limits.GROUPS.items()}
+    tight['sessionMisc'] = {'perSecond': 1, 'perMinute': 100, 'perHour': 1000}
+    client.call('POST', '/testdata/rate-limits', json_body={'rateLimits': tight}, token=tokens.access.value)
+    session = client.open_online_session(tokens)
+    for _ in range(3):
+        client.session_status(tokens, session.reference_number)
+    assert client.sleep.waits == [1.0, 1.0], 'Retry-After honoured exactly, not earlier and not longer'
+
+
+def test_withdrawn_key_is_refetched_once(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    before = client.public_keys()['SymmetricKeyEncryption'][1]
+    admin(base, 'keys/rotate', {})
+    session = client.open_online_session(tokens)   # 21470 with the cached key, then the new one
+    assert client.public_keys()['SymmetricKeyEncryption'][1] != before
+    assert client.send_invoice(tokens, session, fa3.build(samples.scenarios()['vat_23'])).reference_number
+
+
+def test_dropped_send_is_an_unknown_outcome_reconciled_by_hash(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    session = client.open_online_session(tokens)
+    xml = fa3.build(samples.scenarios()['vat_23'])
+    admin(base, 'faults', {'drop': 1, 'dropAfter': True, 'pathPrefix': '/sessions/online'})
+    with pytest.raises(UnknownOutcomeError) as caught:
+        client.send_invoice(tokens, session, xml)
+    assert caught.value.invoice_hash == crypto.sha256_b64(xml)
+    known = [i for i in client.session_invoices(tokens, session.reference_number)
+             if i['invoiceHash'] == caught.value.invoice_hash]
+    assert len(known) == 1 and known[0]['status']['code'] == 200, 'it did arrive: no second submission needed'
+
+
+def test_5xx_on_a_read_is_retried(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    admin(base, 'faults', {'status': 503, 'count': 2})
+    assert client.challenge()['challenge']
+    assert client.sleep.waits == [2, 4]
+
+
+def test_batch_send_and_reading_back(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    files = [(f'{i}.xml', fa3.build(samples.ten_line_invoice(i))) for i in range(25)]
+    reference = client.send_batch(tokens, files, part_size=20_000)
+    statuses = client.session_invoices(tokens, reference, page_size=10)
+    assert len(statuses) == 25 and {s['status']['code'] for s in statuses} == {200}
+    buyer = client_for(app, base).login_with_token('Nip', samples.BUYER_NIP, token_for(base, samples.BUYER_NIP))
+    app.service.clock.advance(5)
+    start = (app.service.clock.now() - __import__('datetime').timedelta(hours=1)).isoformat()
+    metadata = client.query_metadata(buyer, {'subjectType': 'Subject2',
+                                             'dateRange': {'dateType': 'PermanentStorage', 'from': start}}, page_size=10)
+    assert sorted(m['invoiceNumber'] for m in metadata) == sorted(f'FV/{i}/11/2026' for i in range(25))
+    downloaded = client.download_invoice(buyer, metadata[0]['ksefNumber'])
+    assert crypto.sha256_b64(downloaded) == metadata[0]['invoiceHash']
+
+
+def test_retry_after_formats():
+    assert retry_after_seconds('7') == 7.0
+    import datetime
+    now = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.timezone.utc)
+    assert retry_after_seconds('Sun, 22 Nov 2026 12:00:30 GMT', now=now) == 30.0
+
+
+def test_real_hosts_always_verify_tls():
+    client = KsefClient('TEST', verify=False)
+    assert client.http.verify is True
+    assert client.environment.api_url == 'https://api-test.ksef.mf.gov.pl/v2'
