@@ -125,15 +125,21 @@ class KsefClient:
     """One client per context (NIP, internal ID ...). Thread-unsafe by design: one per worker."""
 
     def __init__(self, environment, timeout=(5, 60), sleep=time.sleep, max_wait=120.0, retries=3,
-                 session=None, verify=True, poll_interval=0.5, poll_timeout=120.0):
+                 session=None, verify=True, poll_interval=0.5, poll_timeout=120.0, monotonic=time.monotonic):
         self.environment = environment if isinstance(environment, Environment) else ENVIRONMENTS[environment]
         self.timeout, self.sleep, self.max_wait, self.retries = timeout, sleep, max_wait, retries
         self.poll_interval, self.poll_timeout = poll_interval, poll_timeout
+        self.monotonic = monotonic   # the time of the local budget and the polls (tests pass a fake one with sleep)
         self.http = session or requests.Session()
         # TLS verification stays on for the real hosts whatever the caller asks
         self.http.verify = True if self.environment.name in ENVIRONMENTS else verify
         self.budget = limits.SlidingWindowCounter()
         self._keys = None
+
+    def _now(self):
+        """Wall-clock now, shifted like the monotonic clock the caller gave (fake time in tests)."""
+        shift = self.monotonic() - time.monotonic()
+        return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=shift)
 
     # --- transport -----------------------------------------------------------------------------------
 
@@ -185,7 +191,7 @@ class KsefClient:
         if group is None:
             return
         while True:
-            wait = self.budget.hit((group, context), limits.GROUPS[group], time.monotonic())
+            wait = self.budget.hit((group, context), limits.GROUPS[group], self.monotonic())
             if not wait:
                 return
             if wait > self.max_wait:
@@ -227,7 +233,7 @@ class KsefClient:
         """{usage: (public key, publicKeyId)} of the currently valid MF certificates (cached)."""
         if self._keys is None or refresh:
             keys = {}
-            now = datetime.datetime.now(datetime.timezone.utc)
+            now = self._now()
             for item in self.call('GET', '/security/public-key-certificates').json():
                 certificate = crypto.load_der_certificate(crypto.unb64(item['certificate']))
                 for usage in item['usage']:
@@ -286,13 +292,13 @@ class KsefClient:
     def _finish_login(self, init, context):
         reference = init['referenceNumber']
         operation = Token.from_json(init['authenticationToken'])
-        deadline = time.monotonic() + self.poll_timeout
+        deadline = self.monotonic() + self.poll_timeout
         while True:
             status = self.call('GET', '/auth/{ref}', path_params={'ref': reference}, token=operation.value).json()
             code = status['status']['code']
             if code != 100:
                 break
-            if time.monotonic() > deadline:
+            if self.monotonic() > deadline:
                 raise UnavailableError(0, 100, 'The authentication is still in progress; try again later')
             self.sleep(self.poll_interval)
         if code != 200:
@@ -309,7 +315,7 @@ class KsefClient:
 
     def fresh_access(self, tokens, margin=60):
         """The access token, refreshed first when it expires within ``margin`` seconds."""
-        if tokens.access.valid_until - datetime.datetime.now(datetime.timezone.utc) < datetime.timedelta(seconds=margin):
+        if tokens.access.valid_until - self._now() < datetime.timedelta(seconds=margin):
             self.refresh(tokens)
         return tokens.access.value
 
@@ -430,6 +436,82 @@ class KsefClient:
     def download_invoice(self, tokens, ksef_number):
         return self.call('GET', '/invoices/ksef/{ksefNumber}', path_params={'ksefNumber': ksef_number},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).content
+
+
+    # --- exports and incremental sync ------------------------------------------------------------------
+
+    def export(self, tokens, filters, only_metadata=False):
+        """Run an export to the end: create, poll, download and decrypt every part, unpack the ZIP with size
+        limits. Returns (package description, {file name: bytes}) — the invoices as {ksefNumber}.xml and
+        _metadata.json."""
+        key, iv = crypto.new_session_key()
+
+        def create(keys):
+            return self.call('POST', '/invoices/exports', token=self.fresh_access(tokens), context=_ctx(tokens),
+                             json_body={'encryption': self._encryption(keys, key, iv), 'filters': filters,
+                                        'onlyMetadata': bool(only_metadata)}, idempotent=False).json()
+        reference = self._with_fresh_keys(create)['referenceNumber']
+        deadline = self.monotonic() + self.poll_timeout
+        while True:
+            status = self.call('GET', '/invoices/exports/{referenceNumber}', path_params={'referenceNumber': reference},
+                               token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+            code = status['status']['code']
+            if code == 200:
+                break
+            if code != 100:
+                raise KsefApiError(200, code, status['status'].get('description', ''), status['status'].get('details'))
+            if self.monotonic() > deadline:
+                raise UnavailableError(0, 100, 'The export is still running; try again later')
+            self.sleep(self.poll_interval)
+        package = status['package']
+        archive = io.BytesIO()
+        for part in sorted(package['parts'], key=lambda p: p['ordinalNumber']):
+            encrypted = self.call(part['method'], part['url'], url=part['url']).content
+            if crypto.sha256_b64(encrypted) != part['encryptedPartHash']:
+                raise KsefApiError(200, None, f'Export part {part["ordinalNumber"]} is damaged (hash mismatch)')
+            archive.write(crypto.aes_decrypt(key, iv, encrypted))
+        return package, _unpack(archive.getvalue())
+
+    def sync(self, tokens, subject_type, start, state=None, only_metadata=False):
+        """One step of the incremental download of invoices of a subject type (Subject2 = bought ...), with the
+        permanent-storage high-water mark: returns (new {ksefNumber: (metadata, xml)}, next start). Persist the
+        next start with the records it covers and call again (at least 15 minutes apart, per the limits)."""
+        filters = {'subjectType': subject_type, 'dateRange': {
+            'dateType': 'PermanentStorage', 'from': start if isinstance(start, str) else start.isoformat(),
+            'restrictToPermanentStorageHwmDate': True}}
+        package, files = self.export(tokens, filters, only_metadata)
+        metadata = json.loads(files.get('_metadata.json', b'{"invoices": []}'))['invoices']
+        seen = set(state or ())
+        found = {m['ksefNumber']: (m, files.get(f'{m["ksefNumber"]}.xml')) for m in metadata if m['ksefNumber'] not in seen}
+        if package.get('isTruncated') and package.get('lastPermanentStorageDate'):
+            following = package['lastPermanentStorageDate']
+        else:
+            following = package.get('permanentStorageHwmDate') or filters['dateRange']['from']
+        return found, following
+
+
+MAX_UNPACKED_FILE = 3_000_000
+MAX_UNPACKED_TOTAL = 2_000_000_000
+
+
+def _unpack(data):
+    """The export ZIP: FA(3) files and _metadata.json, each bounded in size (a damaged or hostile package
+    cannot exhaust memory)."""
+    files, total = {}, 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            limit = 200_000_000 if info.filename == '_metadata.json' else MAX_UNPACKED_FILE
+            if info.filename.startswith(('/', '..')) or '/' in info.filename or info.file_size > limit:
+                raise KsefApiError(200, None, f'Unexpected file in the export package: {info.filename[:100]}')
+            with archive.open(info) as handle:
+                content = handle.read(limit + 1)
+            if len(content) > limit:
+                raise KsefApiError(200, None, f'{info.filename} is larger than declared')
+            total += len(content)
+            if total > MAX_UNPACKED_TOTAL:
+                raise KsefApiError(200, None, 'The export package unpacks to more than allowed')
+            files[info.filename] = content
+    return files
 
 
 def _ctx(tokens):

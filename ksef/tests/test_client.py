@@ -38,18 +38,24 @@ def token_for(base, nip=SELLER, permissions=('InvoiceWrite', 'InvoiceRead', 'Cre
 
 
 class FakeSleep:
-    """Records every wait and moves the emulator's clock instead of sleeping."""
+    """Records every wait and moves the emulator's clock (and the client's) instead of sleeping."""
 
     def __init__(self, app):
-        self.app, self.waits = app, []
+        self.app, self.waits, self.slept = app, [], 0.0
 
     def __call__(self, seconds):
         self.waits.append(seconds)
+        self.slept += seconds
         self.app.service.clock.advance(seconds)
+
+    def monotonic(self):
+        import time
+        return time.monotonic() + self.slept
 
 
 def client_for(app, base, **options):
-    return KsefClient(custom_environment(f'{base}/v2'), sleep=FakeSleep(app), **options)
+    sleep = FakeSleep(app)
+    return KsefClient(custom_environment(f'{base}/v2'), sleep=sleep, monotonic=sleep.monotonic, **options)
 
 
 def test_token_login_online_session_statuses_and_upo(emulator):
@@ -180,3 +186,53 @@ def test_real_hosts_always_verify_tls():
     client = KsefClient('TEST', verify=False)
     assert client.http.verify is True
     assert client.environment.api_url == 'https://api-test.ksef.mf.gov.pl/v2'
+
+
+def test_incremental_sync_with_the_high_water_mark(schema_dir):
+    """Exports capped at 7 invoices: the sync continues from the last storage date, dedupes, and picks up
+    invoices that arrive between the steps."""
+    server = make_server('127.0.0.1', 0, lambda environ, start: [], threaded=True)
+    base = f'http://127.0.0.1:{server.server_port}'
+    app = create_app(base_url=base, auth_delay=0, invoice_delay=0, schema_dir=str(schema_dir), export_cap=7)
+    server.app = app
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = client_for(app, base)
+        seller = client.login_with_token('Nip', SELLER, token_for(base))
+
+        def issue(first, count):
+            session = client.open_online_session(seller)
+            numbers = []
+            for index in range(first, first + count):
+                invoice = samples.ten_line_invoice(index)
+                app.service.clock.advance(1)
+                sent = client.send_invoice(seller, session, fa3.build(invoice))
+                numbers.append(client.invoice_status(seller, session.reference_number, sent.reference_number)['ksefNumber'])
+            app.service.clock.advance(5)
+            return numbers
+
+        issued = issue(0, 10)
+        buyer = client_for(app, base).login_with_token('Nip', samples.BUYER_NIP, token_for(base, samples.BUYER_NIP))
+        start = (app.service.clock.now() - __import__('datetime').timedelta(hours=1)).isoformat()
+        received, mark = {}, start
+        for _ in range(3):
+            found, mark = client.sync(buyer, 'Subject2', mark, state=received)
+            received.update(found)
+        issued += issue(10, 4)
+        for _ in range(2):
+            found, mark = client.sync(buyer, 'Subject2', mark, state=received)
+            received.update(found)
+        assert sorted(received) == sorted(issued)
+        assert all(xml and crypto.sha256_b64(xml) == meta['invoiceHash'] for meta, xml in received.values())
+    finally:
+        server.shutdown()
+
+
+def test_expired_access_token_is_refreshed_before_the_call(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    first = tokens.access.value
+    client.sleep(20 * 60)   # the access token (15 min) has expired meanwhile; the refresh token (7 days) has not
+    session = client.open_online_session(tokens)
+    assert tokens.access.value != first and session.reference_number
