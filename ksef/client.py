@@ -15,6 +15,7 @@ import time
 import zipfile
 
 import requests
+from cryptography.hazmat.primitives import hashes
 
 from . import crypto, limits, xades
 from .errors import (
@@ -134,6 +135,7 @@ class KsefClient:
         # TLS verification stays on for the real hosts whatever the caller asks
         self.http.verify = True if self.environment.name in ENVIRONMENTS else verify
         self.budget = limits.SlidingWindowCounter()
+        self.live_limits = {}   # from GET /rate-limits when read; the documented table otherwise
         self._keys = None
 
     def _now(self):
@@ -191,7 +193,7 @@ class KsefClient:
         if group is None:
             return
         while True:
-            wait = self.budget.hit((group, context), limits.GROUPS[group], self.monotonic())
+            wait = self.budget.hit((group, context), self.live_limits.get(group, limits.GROUPS[group]), self.monotonic())
             if not wait:
                 return
             if wait > self.max_wait:
@@ -437,6 +439,126 @@ class KsefClient:
         return self.call('GET', '/invoices/ksef/{ksefNumber}', path_params={'ksefNumber': ksef_number},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).content
 
+
+    # --- management: tokens, certificates, permissions, limits, availability ---------------------------
+
+    def create_ksef_token(self, tokens, permissions, description, wait=True):
+        """A new KSeF token (shown once: keep it as a secret); waits until it is Active."""
+        data = self.call('POST', '/tokens', token=self.fresh_access(tokens), context=_ctx(tokens), idempotent=False,
+                         json_body={'permissions': list(permissions), 'description': description}).json()
+        reference, secret = data['referenceNumber'], Secret(data['token'])
+        deadline = self.monotonic() + self.poll_timeout
+        while wait:
+            status = self.ksef_token(tokens, reference)['status']
+            if status == 'Active':
+                break
+            if status == 'Failed' or self.monotonic() > deadline:
+                raise KsefApiError(200, None, f'The KSeF token ended as {status}')
+            self.sleep(self.poll_interval)
+        return reference, secret
+
+    def ksef_token(self, tokens, reference):
+        return self.call('GET', '/tokens/{referenceNumber}', path_params={'referenceNumber': reference},
+                         token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def ksef_tokens(self, tokens, statuses=()):
+        return self._continued('GET', '/tokens', 'tokens', tokens, params={'status': list(statuses), 'pageSize': 100})
+
+    def revoke_ksef_token(self, tokens, reference):
+        self.call('DELETE', '/tokens/{referenceNumber}', path_params={'referenceNumber': reference},
+                  token=self.fresh_access(tokens), context=_ctx(tokens), idempotent=False)
+
+    def _continued(self, method, template, key, tokens, params=None):
+        continuation, items = None, []
+        while True:
+            headers = {'x-continuation-token': continuation} if continuation else None
+            page = self.call(method, template, params=params, headers=headers, token=self.fresh_access(tokens),
+                             context=_ctx(tokens)).json()
+            items += page[key]
+            continuation = page.get('continuationToken')
+            if not continuation:
+                return items
+
+    def auth_sessions(self, tokens):
+        return self._continued('GET', '/auth/sessions', 'items', tokens, params={'pageSize': 100})
+
+    def end_auth_session(self, tokens, reference=None):
+        """End one authentication session, or the current one (the refresh token stops working)."""
+        if reference is None:
+            self.call('DELETE', '/auth/sessions/current', token=tokens.refresh.value, context=_ctx(tokens))
+        else:
+            self.call('DELETE', '/auth/sessions/{referenceNumber}', path_params={'referenceNumber': reference},
+                      token=self.fresh_access(tokens), context=_ctx(tokens))
+
+    def certificate_limits(self, tokens):
+        return self.call('GET', '/certificates/limits', token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def enroll_certificate(self, tokens, name, kind, key_type='ec', wait=True):
+        """Generate a key (EC P-256 or RSA 2048) and a CSR with the enrollment data KSeF dictates, enroll a KSeF
+        certificate of type Authentication or Offline, wait for it. Returns (private key, certificate, serial)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        data = self.call('GET', '/certificates/enrollments/data', token=self.fresh_access(tokens),
+                         context=_ctx(tokens)).json()
+        key = crypto.generate_ec_key() if key_type == 'ec' else crypto.generate_rsa_key(2048)
+        subject = x509.Name([x509.NameAttribute(crypto.DN_FIELDS[name_], value) for name_, value in data.items()
+                             if value is not None and name_ in crypto.DN_FIELDS])
+        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+        enrolled = self.call('POST', '/certificates/enrollments', token=self.fresh_access(tokens), context=_ctx(tokens),
+                             idempotent=False, json_body={
+                                 'certificateName': name, 'certificateType': kind,
+                                 'csr': crypto.b64(csr.public_bytes(serialization.Encoding.DER))}).json()
+        deadline = self.monotonic() + self.poll_timeout
+        while True:
+            status = self.call('GET', '/certificates/enrollments/{referenceNumber}',
+                               path_params={'referenceNumber': enrolled['referenceNumber']},
+                               token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+            code = status['status']['code']
+            if code == 200:
+                break
+            if code != 100 or not wait or self.monotonic() > deadline:
+                raise KsefApiError(200, code, status['status'].get('description', ''), status['status'].get('details'))
+            self.sleep(self.poll_interval)
+        serial = status['certificateSerialNumber']
+        retrieved = self.call('POST', '/certificates/retrieve', token=self.fresh_access(tokens), context=_ctx(tokens),
+                              json_body={'certificateSerialNumbers': [serial]}).json()['certificates'][0]
+        return key, crypto.load_der_certificate(crypto.unb64(retrieved['certificate'])), serial
+
+    def revoke_certificate(self, tokens, serial, reason='Unspecified'):
+        self.call('POST', '/certificates/{certificateSerialNumber}/revoke', token=self.fresh_access(tokens),
+                  path_params={'certificateSerialNumber': serial}, json_body={'revocationReason': reason},
+                  context=_ctx(tokens), idempotent=False)
+
+    def grant_person_permissions(self, tokens, identifier_type, identifier, permissions, description,
+                                 first_name='', last_name=''):
+        operation = self.call('POST', '/permissions/persons/grants', token=self.fresh_access(tokens),
+                              context=_ctx(tokens), idempotent=False, json_body={
+                                  'subjectIdentifier': {'type': identifier_type, 'value': identifier},
+                                  'permissions': list(permissions), 'description': description,
+                                  'subjectDetails': {'subjectDetailsType': 'PersonByIdentifier',
+                                                     'personById': {'firstName': first_name, 'lastName': last_name}}}).json()
+        return self.permission_operation(tokens, operation['referenceNumber'])
+
+    def permission_operation(self, tokens, reference):
+        deadline = self.monotonic() + self.poll_timeout
+        while True:
+            status = self.call('GET', '/permissions/operations/{referenceNumber}',
+                               path_params={'referenceNumber': reference}, token=self.fresh_access(tokens),
+                               context=_ctx(tokens)).json()['status']
+            if status['code'] != 100 or self.monotonic() > deadline:
+                return status
+            self.sleep(self.poll_interval)
+
+    def rate_limits(self, tokens):
+        """The limits in force (``GET /rate-limits``), also loaded into the local budget."""
+        data = self.call('GET', '/rate-limits', token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+        self.live_limits = {name: limits.Limit(v['perSecond'], v['perMinute'], v['perHour']) for name, v in data.items()}
+        return data
+
+    def availability(self):
+        """The Latarnia status: {'status': AVAILABLE|MAINTENANCE|FAILURE|TOTAL_FAILURE, 'messages': [...]}."""
+        url = f'{self.environment.latarnia_url}/status'
+        return self.call('GET', url, url=url).json()
 
     # --- exports and incremental sync ------------------------------------------------------------------
 

@@ -19,6 +19,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
 AES_KEY_SIZE = 32
+# the certificate subject attributes KSeF's enrollment data names (GET /certificates/enrollments/data)
+DN_FIELDS = {
+    'commonName': NameOID.COMMON_NAME, 'countryName': NameOID.COUNTRY_NAME, 'givenName': NameOID.GIVEN_NAME,
+    'surname': NameOID.SURNAME, 'serialNumber': NameOID.SERIAL_NUMBER,
+    'uniqueIdentifier': NameOID.X500_UNIQUE_IDENTIFIER, 'organizationName': NameOID.ORGANIZATION_NAME,
+    'organizationIdentifier': x509.ObjectIdentifier('2.5.4.97'),
+}
 AES_BLOCK = 16
 
 

@@ -16,13 +16,7 @@ from .state import iso, reference_number
 
 VALIDATION = 'Błąd walidacji danych wejściowych.'
 NAME_PATTERN = re.compile(r'^[a-zA-Z0-9_\- ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]{5,100}$')
-ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier('2.5.4.97')
-DN_FIELDS = {
-    'commonName': NameOID.COMMON_NAME, 'countryName': NameOID.COUNTRY_NAME, 'givenName': NameOID.GIVEN_NAME,
-    'surname': NameOID.SURNAME, 'serialNumber': NameOID.SERIAL_NUMBER,
-    'uniqueIdentifier': NameOID.X500_UNIQUE_IDENTIFIER, 'organizationName': NameOID.ORGANIZATION_NAME,
-    'organizationIdentifier': ORGANIZATION_IDENTIFIER,
-}
+DN_FIELDS = crypto.DN_FIELDS
 
 
 @dataclasses.dataclass

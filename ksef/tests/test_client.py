@@ -236,3 +236,32 @@ def test_expired_access_token_is_refreshed_before_the_call(emulator):
     client.sleep(20 * 60)   # the access token (15 min) has expired meanwhile; the refresh token (7 days) has not
     session = client.open_online_session(tokens)
     assert tokens.access.value != first and session.reference_number
+
+
+def test_management_tokens_certificates_permissions_limits_availability(emulator):
+    from .test_xades import certificate_for
+    app, base = emulator
+    client = client_for(app, base)
+    seal = crypto.generate_rsa_key()
+    owner = client.login_with_certificate('Nip', SELLER, seal, certificate_for(seal, organization_identifier=f'VATPL-{SELLER}'))
+    reference, secret = client.create_ksef_token(owner, ['InvoiceWrite', 'InvoiceRead'], 'Odoo integration')
+    assert [t['referenceNumber'] for t in client.ksef_tokens(owner, ['Active'])] == [reference]
+    assert client_for(app, base).login_with_token('Nip', SELLER, secret).access.value.reveal()
+    client.revoke_ksef_token(owner, reference)
+    with pytest.raises(AuthenticationError):
+        client_for(app, base).login_with_token('Nip', SELLER, secret)
+    for kind, key_type in (('Authentication', 'ec'), ('Offline', 'rsa')):
+        key, certificate, serial = client.enroll_certificate(owner, f'Odoo {kind}', kind, key_type)
+        assert f'{certificate.serial_number:016X}' == serial
+    # log in with the KSeF Authentication certificate just enrolled
+    auth_key, auth_certificate, _serial = client.enroll_certificate(owner, 'Odoo login two', 'Authentication')
+    assert client_for(app, base).login_with_certificate('Nip', SELLER, auth_key, auth_certificate)
+    assert client.certificate_limits(owner)['certificate']['remaining'] == 97
+    assert client.grant_person_permissions(owner, 'Pesel', '80010112345', ['InvoiceRead'], 'Księgowa')['code'] == 200
+    limits_now = client.rate_limits(owner)
+    assert client.live_limits['invoiceSend'].per_hour == limits_now['invoiceSend']['perHour']
+    assert client.availability()['status'] == 'AVAILABLE'
+    assert len(client.auth_sessions(owner)) >= 1
+    client.end_auth_session(owner)
+    with pytest.raises(AuthenticationError):
+        client.refresh(owner)
