@@ -389,29 +389,59 @@ class KsefClient:
 
     # --- batch sessions ------------------------------------------------------------------------------
 
-    def send_batch(self, tokens, files, part_size=100_000_000, offline=False):
-        """files: [(name, FA(3) bytes)] -> session reference. Zips them, splits the archive into parts of at most
-        part_size bytes, encrypts each part, opens the session, uploads to the pre-signed URLs (no bearer
-        token) and closes the session."""
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
-            for name, xml in files:
-                archive.writestr(name, xml)
-        data = buffer.getvalue()
-        key, iv = crypto.new_session_key()
-        parts = [crypto.aes_encrypt(key, iv, data[i:i + part_size]) for i in range(0, len(data), part_size)]
+    def send_batch(self, tokens, files, part_size=100_000_000, offline=False, compression='Zip', workdir=None):
+        """files: iterable of (name, FA(3) bytes) -> session reference.
 
-        def open_(keys):
-            return self.call('POST', '/sessions/batch', token=self.fresh_access(tokens), idempotent=False,
-                             context=_ctx(tokens), json_body={
-                                 'formCode': FORM_CODE, 'offlineMode': bool(offline), 'encryption': self._encryption(keys, key, iv),
-                                 'batchFile': {'fileSize': len(data), 'fileHash': crypto.sha256_b64(data), 'compressionType': 'Zip',
-                                               'fileParts': [{'ordinalNumber': n, 'fileSize': len(p), 'fileHash': crypto.sha256_b64(p)}
-                                                             for n, p in enumerate(parts, 1)]}}).json()
-        opened = self._with_fresh_keys(open_)
-        for request, part in zip(sorted(opened['partUploadRequests'], key=lambda r: r['ordinalNumber']), parts):
-            # a part upload is safe to repeat: the same bytes to the same URL
-            self.call(request['method'], request['url'], url=request['url'], data=part, headers=request['headers'])
+        The archive (ZIP, or tar.gz) is written to a temporary file, never held in memory; it is split into
+        parts of at most part_size bytes (KSeF: 100 MB before encryption), each encrypted separately with the
+        session key. A first pass computes the parts' hashes (declared when the session opens), a second pass
+        encrypts them again one at a time and uploads them to the pre-signed URLs without a bearer token."""
+        import hashlib
+        import tarfile
+        import tempfile
+        with tempfile.TemporaryFile(dir=workdir) as archive_file:
+            if compression == 'TarGz':
+                with tarfile.open(fileobj=archive_file, mode='w:gz') as archive:
+                    for name, xml in files:
+                        info = tarfile.TarInfo(name)
+                        info.size = len(xml)
+                        archive.addfile(info, io.BytesIO(xml))
+            else:
+                with zipfile.ZipFile(archive_file, 'w', zipfile.ZIP_DEFLATED) as archive:
+                    for name, xml in files:
+                        archive.writestr(name, xml)
+            key, iv = crypto.new_session_key()
+
+            def parts():
+                archive_file.seek(0)
+                while True:
+                    chunk = archive_file.read(part_size)
+                    if not chunk:
+                        return
+                    yield chunk
+
+            digest, size, declared = hashlib.sha256(), 0, []
+            for number, chunk in enumerate(parts(), 1):
+                digest.update(chunk)
+                size += len(chunk)
+                encrypted = crypto.aes_encrypt(key, iv, chunk)
+                declared.append({'ordinalNumber': number, 'fileSize': len(encrypted),
+                                 'fileHash': crypto.sha256_b64(encrypted)})
+
+            def open_(keys):
+                return self.call('POST', '/sessions/batch', token=self.fresh_access(tokens), idempotent=False,
+                                 context=_ctx(tokens), json_body={
+                                     'formCode': FORM_CODE, 'offlineMode': bool(offline),
+                                     'encryption': self._encryption(keys, key, iv),
+                                     'batchFile': {'fileSize': size, 'fileHash': crypto.b64(digest.digest()),
+                                                   'compressionType': compression, 'fileParts': declared}}).json()
+            opened = self._with_fresh_keys(open_)
+            requests_by_number = {r['ordinalNumber']: r for r in opened['partUploadRequests']}
+            for number, chunk in enumerate(parts(), 1):
+                upload = requests_by_number[number]
+                # a part upload is safe to repeat: the same bytes to the same URL
+                self.call(upload['method'], upload['url'], url=upload['url'], headers=upload['headers'],
+                          data=crypto.aes_encrypt(key, iv, chunk))
         self.call('POST', '/sessions/batch/{ref}/close', path_params={'ref': opened['referenceNumber']},
                   token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
         return opened['referenceNumber']
@@ -634,6 +664,23 @@ def _unpack(data):
                 raise KsefApiError(200, None, 'The export package unpacks to more than allowed')
             files[info.filename] = content
     return files
+
+
+def load_signing_credentials(data, password=None):
+    """(private key, certificate) from a PKCS#12 file (.p12/.pfx) or PEM text holding both, as qualified
+    seals and signatures are delivered."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography import x509
+    secret = password.encode() if isinstance(password, str) else password
+    if b'-----BEGIN' in data:
+        key = serialization.load_pem_private_key(data, password=secret)
+        certificate = x509.load_pem_x509_certificate(data[data.index(b'-----BEGIN CERTIFICATE'):])
+        return key, certificate
+    key, certificate, _chain = pkcs12.load_key_and_certificates(data, secret)
+    if key is None or certificate is None:
+        raise ValueError('the PKCS#12 file holds no key or no certificate')
+    return key, certificate
 
 
 def _ctx(tokens):

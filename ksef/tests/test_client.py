@@ -265,3 +265,76 @@ def test_management_tokens_certificates_permissions_limits_availability(emulator
     client.end_auth_session(owner)
     with pytest.raises(AuthenticationError):
         client.refresh(owner)
+
+
+def test_batch_as_tar_gz_with_offline_mode(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    files = [(f'{i}.xml', fa3.build(samples.ten_line_invoice(i))) for i in range(12)]
+    reference = client.send_batch(tokens, files, part_size=9_000, offline=True, compression='TarGz')
+    statuses = client.session_invoices(tokens, reference)
+    assert {(s['status']['code'], s['invoicingMode']) for s in statuses} == {(200, 'Offline')}
+
+
+@pytest.mark.parametrize('form', ['pkcs12', 'pem'])
+def test_signing_credentials_from_pkcs12_and_pem(emulator, form):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from ksef.client import load_signing_credentials
+    from .test_xades import certificate_for
+    app, base = emulator
+    key = crypto.generate_rsa_key()
+    certificate = certificate_for(key, organization_identifier=f'VATPL-{SELLER}')
+    if form == 'pkcs12':
+        data = pkcs12.serialize_key_and_certificates(b'seal', key, certificate, None,
+                                                      serialization.BestAvailableEncryption(b'haslo'))
+    else:
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.BestAvailableEncryption(b'haslo')) + \
+            certificate.public_bytes(serialization.Encoding.PEM)
+    loaded_key, loaded_certificate = load_signing_credentials(data, 'haslo')
+    assert loaded_certificate == certificate
+    assert client_for(app, base).login_with_certificate('Nip', SELLER, loaded_key, loaded_certificate)
+
+
+def test_internal_id_and_eu_entity_contexts(emulator):
+    from ksef import identifiers
+    from .test_xades import certificate_for
+    app, base = emulator
+    client = client_for(app, base)
+    key = crypto.generate_ec_key()
+    seal = certificate_for(key, organization_identifier=f'VATPL-{SELLER}')
+    internal_id = f'{SELLER}-0001{identifiers.internal_id_check_digit(SELLER + "0001")}'
+    assert client.login_with_certificate('InternalId', internal_id, key, seal).context == ('InternalId', internal_id)
+    owner = client.login_with_certificate('Nip', SELLER, key, seal)
+    admin_key = crypto.generate_ec_key()
+    admin_certificate = certificate_for(admin_key, cn='EU admin')
+    eu_context = f'{SELLER}-DE811907980'
+    client.call('POST', '/permissions/eu-entities/administration/grants', token=owner.access.value, json_body={
+        'subjectIdentifier': {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(admin_certificate)},
+        'contextIdentifier': {'type': 'NipVatUe', 'value': eu_context}, 'description': 'Administrator UE',
+        'euEntityName': 'Müller GmbH', 'subjectDetails': {'subjectDetailsType': 'PersonByFingerprintWithoutIdentifier'},
+        'euEntityDetails': {'fullName': 'Müller GmbH', 'address': 'Berlin'}}, idempotent=False)
+    tokens = client.login_with_certificate('NipVatUe', eu_context, admin_key, admin_certificate,
+                                           subject_identifier_type='certificateFingerprint')
+    assert tokens.context == ('NipVatUe', eu_context)
+
+
+def test_expired_upload_window_is_reported(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    files = [('a.xml', fa3.build(samples.scenarios()['vat_23']))]
+    original = client.call
+
+    def slow_call(method, template, **kwargs):
+        if method == 'POST' and template == '/sessions/batch/{ref}/close':
+            client.sleep(25 * 60)   # the upload window (parts x 20 min) is over before the close
+            kwargs['token'] = client.fresh_access(tokens)
+        return original(method, template, **kwargs)
+    client.call = slow_call
+    from ksef.errors import KsefApiError
+    with pytest.raises(KsefApiError) as caught:
+        client.send_batch(tokens, files)
+    assert caught.value.code == 21208
