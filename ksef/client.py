@@ -126,7 +126,8 @@ class KsefClient:
     """One client per context (NIP, internal ID ...). Thread-unsafe by design: one per worker."""
 
     def __init__(self, environment, timeout=(5, 60), sleep=time.sleep, max_wait=120.0, retries=3,
-                 session=None, verify=True, poll_interval=0.5, poll_timeout=120.0, monotonic=time.monotonic):
+                 session=None, verify=True, poll_interval=0.5, poll_timeout=120.0, monotonic=time.monotonic,
+                 use_budget=True):
         self.environment = environment if isinstance(environment, Environment) else ENVIRONMENTS[environment]
         self.timeout, self.sleep, self.max_wait, self.retries = timeout, sleep, max_wait, retries
         self.poll_interval, self.poll_timeout = poll_interval, poll_timeout
@@ -134,7 +135,7 @@ class KsefClient:
         self.http = session or requests.Session()
         # TLS verification stays on for the real hosts whatever the caller asks
         self.http.verify = True if self.environment.name in ENVIRONMENTS else verify
-        self.budget = limits.SlidingWindowCounter()
+        self.budget = limits.SlidingWindowCounter() if use_budget else None
         self.live_limits = {}   # from GET /rate-limits when read; the documented table otherwise
         self._keys = None
 
@@ -190,7 +191,7 @@ class KsefClient:
 
     def _respect_budget(self, group, context):
         """The local copy of the documented limits: wait a little, or say when to come back."""
-        if group is None:
+        if group is None or self.budget is None:
             return
         while True:
             wait = self.budget.hit((group, context), self.live_limits.get(group, limits.GROUPS[group]), self.monotonic())
@@ -296,7 +297,7 @@ class KsefClient:
         operation = Token.from_json(init['authenticationToken'])
         deadline = self.monotonic() + self.poll_timeout
         while True:
-            status = self.call('GET', '/auth/{ref}', path_params={'ref': reference}, token=operation.value).json()
+            status = self.call('GET', '/auth/{referenceNumber}', path_params={'referenceNumber': reference}, token=operation.value).json()
             code = status['status']['code']
             if code != 100:
                 break
@@ -349,7 +350,7 @@ class KsefClient:
         if hash_of_corrected:
             body['hashOfCorrectedInvoice'] = hash_of_corrected
         try:
-            response = self.call('POST', '/sessions/online/{ref}/invoices', path_params={'ref': session.reference_number},
+            response = self.call('POST', '/sessions/online/{referenceNumber}/invoices', path_params={'referenceNumber': session.reference_number},
                                  token=self.fresh_access(tokens), json_body=body, idempotent=False,
                                  context=_ctx(tokens))
         except UnknownOutcomeError as error:
@@ -357,25 +358,25 @@ class KsefClient:
         return SentInvoice(response.json()['referenceNumber'], invoice_hash)
 
     def close_online_session(self, tokens, session_reference):
-        self.call('POST', '/sessions/online/{ref}/close', path_params={'ref': session_reference},
+        self.call('POST', '/sessions/online/{referenceNumber}/close', path_params={'referenceNumber': session_reference},
                   token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
 
     def invoice_status(self, tokens, session_reference, invoice_reference):
-        return self.call('GET', '/sessions/{ref}/invoices/{invoiceReferenceNumber}',
-                         path_params={'ref': session_reference, 'invoiceReferenceNumber': invoice_reference},
+        return self.call('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}',
+                         path_params={'referenceNumber': session_reference, 'invoiceReferenceNumber': invoice_reference},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).json()
 
     def session_status(self, tokens, session_reference):
-        return self.call('GET', '/sessions/{ref}', path_params={'ref': session_reference},
+        return self.call('GET', '/sessions/{referenceNumber}', path_params={'referenceNumber': session_reference},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).json()
 
     def session_invoices(self, tokens, session_reference, failed_only=False, page_size=1000):
         """Every invoice status of a session, following continuation tokens."""
-        template = '/sessions/{ref}/invoices/failed' if failed_only else '/sessions/{ref}/invoices'
+        template = '/sessions/{referenceNumber}/invoices/failed' if failed_only else '/sessions/{referenceNumber}/invoices'
         continuation, result = None, []
         while True:
             headers = {'x-continuation-token': continuation} if continuation else None
-            page = self.call('GET', template, path_params={'ref': session_reference}, params={'pageSize': page_size},
+            page = self.call('GET', template, path_params={'referenceNumber': session_reference}, params={'pageSize': page_size},
                              headers=headers, token=self.fresh_access(tokens), context=_ctx(tokens)).json()
             result += page['invoices']
             continuation = page.get('continuationToken')
@@ -383,8 +384,8 @@ class KsefClient:
                 return result
 
     def invoice_upo(self, tokens, session_reference, invoice_reference):
-        return self.call('GET', '/sessions/{ref}/invoices/{invoiceReferenceNumber}/upo',
-                         path_params={'ref': session_reference, 'invoiceReferenceNumber': invoice_reference},
+        return self.call('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}/upo',
+                         path_params={'referenceNumber': session_reference, 'invoiceReferenceNumber': invoice_reference},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).content
 
     # --- batch sessions ------------------------------------------------------------------------------
@@ -442,7 +443,7 @@ class KsefClient:
                 # a part upload is safe to repeat: the same bytes to the same URL
                 self.call(upload['method'], upload['url'], url=upload['url'], headers=upload['headers'],
                           data=crypto.aes_encrypt(key, iv, chunk))
-        self.call('POST', '/sessions/batch/{ref}/close', path_params={'ref': opened['referenceNumber']},
+        self.call('POST', '/sessions/batch/{referenceNumber}/close', path_params={'referenceNumber': opened['referenceNumber']},
                   token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
         return opened['referenceNumber']
 

@@ -329,7 +329,7 @@ def test_expired_upload_window_is_reported(emulator):
     original = client.call
 
     def slow_call(method, template, **kwargs):
-        if method == 'POST' and template == '/sessions/batch/{ref}/close':
+        if method == 'POST' and template == '/sessions/batch/{referenceNumber}/close':
             client.sleep(25 * 60)   # the upload window (parts x 20 min) is over before the close
             kwargs['token'] = client.fresh_access(tokens)
         return original(method, template, **kwargs)
@@ -338,3 +338,16 @@ def test_expired_upload_window_is_reported(emulator):
     with pytest.raises(KsefApiError) as caught:
         client.send_batch(tokens, files)
     assert caught.value.code == 21208
+
+
+def test_every_client_call_uses_an_open_api_template(spec_dir):
+    """The rate-limit group of a call is looked up by its template: they must be the documented ones."""
+    import re
+    import json as json_module
+    import pathlib
+    document = json_module.loads((spec_dir / 'openapi' / 'open-api.json').read_text(encoding='utf-8'))
+    source = pathlib.Path(__file__).resolve().parents[1].joinpath('client.py').read_text(encoding='utf-8')
+    used = set(re.findall(r"self\.call\('(GET|POST|PUT|DELETE)', '(/[^']*)'", source))
+    assert used, 'no call found'
+    for method, template in used:
+        assert template in document['paths'] and method.lower() in document['paths'][template], (method, template)
