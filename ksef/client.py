@@ -24,6 +24,7 @@ from .errors import (
 from .fa3.model import FORM_CODE
 
 _logger = logging.getLogger(__name__)
+BUDGET_MARGIN = 0.05   # seconds added to local budget waits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,8 +178,9 @@ class KsefClient:
             if response.status_code < 400:
                 return response
             error = self._error(response, group)
-            if isinstance(error, RateLimitError) and idempotent and error.retry_after <= self.max_wait \
-                    and attempt <= self.retries:
+            # a 429 is a definite "not done": repeating after Retry-After is safe even for calls that change
+            # something (unlike a timeout, whose outcome is unknown)
+            if isinstance(error, RateLimitError) and error.retry_after <= self.max_wait and attempt <= self.retries:
                 self.sleep(error.retry_after)   # exactly what KSeF asked for, never earlier
                 continue
             if isinstance(error, UnavailableError) and idempotent and attempt <= self.retries:
@@ -199,7 +201,8 @@ class KsefClient:
                 return
             if wait > self.max_wait:
                 raise RateLimitError(wait, group, f'Local budget of group {group} exhausted')
-            self.sleep(wait)
+            # a little more than the exact window: KSeF counts a request when it arrives, a moment after we do
+            self.sleep(wait + BUDGET_MARGIN)
 
     @staticmethod
     def _error(response, group):
