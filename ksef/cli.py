@@ -186,6 +186,213 @@ def cmd_emulator(args):
     return 0
 
 
+# --- KSeF API commands (configured by flags or KSEF_* environment variables; secrets are never printed) ----
+
+def _client(args):
+    from .client import ENVIRONMENTS, KsefClient, custom_environment
+    url = args.url or os.environ.get('KSEF_URL')
+    environment = custom_environment(url) if url else ENVIRONMENTS[(args.env or os.environ.get('KSEF_ENV') or 'TEST').upper()]
+    return KsefClient(environment)
+
+
+def _login(args, client):
+    from .client import Secret, load_signing_credentials
+    context_type = args.context_type or os.environ.get('KSEF_CONTEXT_TYPE', 'Nip')
+    context = args.context or os.environ.get('KSEF_CONTEXT')
+    if not context:
+        raise SystemExit(_fail('give the context (--context or KSEF_CONTEXT), e.g. the NIP'))
+    token = os.environ.get('KSEF_TOKEN')   # only from the environment: command lines end up in shell histories
+    credentials = args.credentials or os.environ.get('KSEF_CREDENTIALS')
+    if token:
+        return client.login_with_token(context_type, context, Secret(token))
+    if credentials:
+        key, certificate = load_signing_credentials(pathlib.Path(credentials).read_bytes(),
+                                                    os.environ.get('KSEF_CREDENTIALS_PASSWORD'))
+        return client.login_with_certificate(context_type, context, key, certificate)
+    raise SystemExit(_fail('set KSEF_TOKEN, or KSEF_CREDENTIALS (PKCS#12 or PEM) with KSEF_CREDENTIALS_PASSWORD'))
+
+
+def _api(function):
+    """Run an API command; typed KSeF errors become one line on stderr and exit code 1."""
+    def run(args):
+        from .errors import KsefError
+        try:
+            return function(args)
+        except KsefError as error:
+            print(f'error: {error}', file=sys.stderr)
+            return 1
+    return run
+
+
+@_api
+def cmd_auth(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    print(f'authenticated in {tokens.context[0]} {tokens.context[1]}: access token valid until '
+          f'{tokens.access.valid_until.isoformat()}, refresh token until {tokens.refresh.valid_until.isoformat()}')
+    return 0
+
+
+def _files(paths):
+    found = []
+    for path in map(pathlib.Path, paths):
+        found += sorted(path.glob('*.xml')) if path.is_dir() else [path]
+    return found
+
+
+@_api
+def cmd_send(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    files = _files(args.paths)
+    if not files:
+        return _fail('no XML files to send')
+    failed = 0
+    if args.batch or len(files) > args.batch_threshold:
+        reference = client.send_batch(tokens, [(f.name, f.read_bytes()) for f in files], offline=args.offline)
+        results = {s.get('invoiceFileName'): s for s in client.session_invoices(tokens, reference)}
+        rows = [(f.name, results.get(f.name)) for f in files]
+    else:
+        session = client.open_online_session(tokens)
+        sent = [(f.name, client.send_invoice(tokens, session, f.read_bytes(), offline=args.offline)) for f in files]
+        client.close_online_session(tokens, session.reference_number)
+        reference = session.reference_number
+        rows = [(name, _final_status(client, tokens, reference, s.reference_number)) for name, s in sent]
+    print(f'session {reference}')
+    for name, status in rows:
+        code = status['status']['code'] if status else None
+        failed += code != 200
+        outcome = status.get('ksefNumber') if code == 200 else f'{code} {status["status"]["description"]}' \
+            + ''.join(f' | {d}' for d in status['status'].get('details', [])) if status else 'no status'
+        print(f'{name}: {outcome}')
+    return 1 if failed else 0
+
+
+def _final_status(client, tokens, session, invoice, attempts=120):
+    for _ in range(attempts):
+        status = client.invoice_status(tokens, session, invoice)
+        if status['status']['code'] not in (100, 150):
+            return status
+        client.sleep(client.poll_interval)
+    return status
+
+
+@_api
+def cmd_status(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    data = client.invoice_status(tokens, args.session, args.invoice) if args.invoice \
+        else client.session_status(tokens, args.session)
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+@_api
+def cmd_upo(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    data = client.invoice_upo(tokens, args.session, args.invoice)
+    pathlib.Path(args.output).write_bytes(data)
+    print(f'UPO written to {args.output} ({len(data)} bytes)')
+    return 0
+
+
+@_api
+def cmd_fetch(args):
+    """Incremental download into a folder; the folder's .ksef-sync.json keeps the HWM and what is there."""
+    client = _client(args)
+    tokens = _login(args, client)
+    folder = pathlib.Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    state_file = folder / '.ksef-sync.json'
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    mark = state.get(args.subject, {}).get('next') or args.since
+    if not mark:
+        return _fail('give --since for the first fetch (ISO date-time)')
+    known = set(state.get(args.subject, {}).get('known', []))
+    found, following = client.sync(tokens, args.subject, mark, state=known)
+    for number, (metadata, xml) in found.items():
+        if xml:
+            (folder / f'{number}.xml').write_bytes(xml)
+        (folder / f'{number}.json').write_text(json.dumps(metadata, ensure_ascii=False, indent=2))
+    # the mark moves in the same write as the list of what it covers
+    state[args.subject] = {'next': following, 'known': sorted(known | set(found))}
+    partial = state_file.with_suffix('.part')
+    partial.write_text(json.dumps(state))
+    os.replace(partial, state_file)
+    print(f'{len(found)} new invoices in {folder}; next start {following}')
+    return 0
+
+
+def cmd_qr(args):
+    from . import qr
+    xml = _read(args.file)
+    from .fa3 import codec
+    invoice = codec.parse(xml)
+    url = qr.kod1_url(args.qr_base, invoice.seller.nip, invoice.body.issue_date, xml)
+    label = args.ksef_number or qr.LABEL_OFFLINE
+    print(url)
+    if args.output:
+        pathlib.Path(args.output).write_bytes(qr.png(url, label) if args.output.endswith('.png') else
+                                              qr.svg(url, label).encode())
+    return 0
+
+
+@_api
+def cmd_tokens(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    if args.action == 'create':
+        reference, secret = client.create_ksef_token(tokens, args.permissions.split(','), args.description)
+        # the one place a secret is shown: the new token, once, on standard output only
+        print(f'token {reference} (keep it secret, it is not shown again):\n{secret.reveal()}')
+    elif args.action == 'revoke':
+        client.revoke_ksef_token(tokens, args.reference)
+        print(f'token {args.reference} revoked')
+    else:
+        for item in client.ksef_tokens(tokens):
+            print(f'{item["referenceNumber"]}  {item["status"]:8}  {",".join(item["requestedPermissions"])}  '
+                  f'{item["description"]}')
+    return 0
+
+
+@_api
+def cmd_certificates(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    if args.action == 'enroll':
+        from cryptography.hazmat.primitives import serialization
+        key, certificate, serial = client.enroll_certificate(tokens, args.name, args.type, args.key_type)
+        password = os.environ.get('KSEF_NEW_KEY_PASSWORD')
+        if not password:
+            return _fail('set KSEF_NEW_KEY_PASSWORD: the new private key is written encrypted')
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.BestAvailableEncryption(password.encode()))
+        pathlib.Path(args.output).write_bytes(pem + certificate.public_bytes(serialization.Encoding.PEM))
+        os.chmod(args.output, 0o600)
+        print(f'certificate {serial} ({args.type}) and its encrypted key written to {args.output}')
+    else:
+        print(json.dumps(client.certificate_limits(tokens), indent=2))
+    return 0
+
+
+@_api
+def cmd_limits(args):
+    client = _client(args)
+    tokens = _login(args, client)
+    print(json.dumps(client.rate_limits(tokens), indent=2))
+    return 0
+
+
+def _api_options(parser):
+    parser.add_argument('--env', help='TEST, DEMO or PRD (or KSEF_ENV)')
+    parser.add_argument('--url', help='another server, e.g. the emulator http://127.0.0.1:8765/v2 (or KSEF_URL)')
+    parser.add_argument('--context-type', help='Nip, InternalId, NipVatUe or PeppolId (or KSEF_CONTEXT_TYPE)')
+    parser.add_argument('--context', help='the context value, e.g. the NIP (or KSEF_CONTEXT)')
+    parser.add_argument('--credentials', help='PKCS#12 or PEM file for a XAdES login (or KSEF_CREDENTIALS); '
+                                              'the KSeF token comes from KSEF_TOKEN only')
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='python -m ksef', description='KSeF 2.0 tools of l10n_pl_ksef')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -220,6 +427,58 @@ def build_parser():
                           help='print the markdown coverage table of open-api.json and exit')
     emulator.add_argument('--write-doc', metavar='MARKDOWN', help='with --operations-table: replace the table in this file')
     emulator.set_defaults(func=cmd_emulator)
+
+    auth = sub.add_parser('auth', help='log in and show how long the tokens last')
+    _api_options(auth)
+    auth.set_defaults(func=cmd_auth)
+    send = sub.add_parser('send', help='send FA(3) files (a file or a folder): online, or batch for many')
+    _api_options(send)
+    send.add_argument('paths', nargs='+', metavar='FILE_OR_FOLDER')
+    send.add_argument('--batch', action='store_true', help='always use a batch session')
+    send.add_argument('--batch-threshold', type=int, default=20, help='batch above this many files (default 20)')
+    send.add_argument('--offline', action='store_true', help='the invoices were issued in an offline mode')
+    send.set_defaults(func=cmd_send)
+    status = sub.add_parser('status', help='status of a session or of one invoice in it')
+    _api_options(status)
+    status.add_argument('session')
+    status.add_argument('invoice', nargs='?')
+    status.set_defaults(func=cmd_status)
+    upo = sub.add_parser('upo', help='download the UPO of an invoice')
+    _api_options(upo)
+    upo.add_argument('session')
+    upo.add_argument('invoice')
+    upo.add_argument('--output', required=True)
+    upo.set_defaults(func=cmd_upo)
+    fetch = sub.add_parser('fetch', help='download new invoices incrementally into a folder')
+    _api_options(fetch)
+    fetch.add_argument('--subject', default='Subject2', choices=['Subject1', 'Subject2', 'Subject3', 'SubjectAuthorized'])
+    fetch.add_argument('--since', help='where the first fetch starts (ISO date-time)')
+    fetch.add_argument('--output', required=True)
+    fetch.set_defaults(func=cmd_fetch)
+    qr_parser = sub.add_parser('qr', help='KOD I link (and image) of an FA(3) file')
+    qr_parser.add_argument('file')
+    qr_parser.add_argument('--qr-base', default='https://qr.ksef.mf.gov.pl')
+    qr_parser.add_argument('--ksef-number', help='label; OFFLINE when not given')
+    qr_parser.add_argument('--output', help='.png or .svg')
+    qr_parser.set_defaults(func=cmd_qr)
+    tokens_parser = sub.add_parser('tokens', help='KSeF tokens: list, create, revoke')
+    _api_options(tokens_parser)
+    tokens_parser.add_argument('action', choices=['list', 'create', 'revoke'])
+    tokens_parser.add_argument('--permissions', default='InvoiceRead,InvoiceWrite')
+    tokens_parser.add_argument('--description', default='l10n_pl_ksef command line')
+    tokens_parser.add_argument('--reference')
+    tokens_parser.set_defaults(func=cmd_tokens)
+    certificates = sub.add_parser('certificates', help='KSeF certificates: limits, enroll')
+    _api_options(certificates)
+    certificates.add_argument('action', choices=['limits', 'enroll'])
+    certificates.add_argument('--name', default='l10n_pl_ksef')
+    certificates.add_argument('--type', default='Authentication', choices=['Authentication', 'Offline'])
+    certificates.add_argument('--key-type', default='ec', choices=['ec', 'rsa'])
+    certificates.add_argument('--output', default='ksef-certificate.pem')
+    certificates.set_defaults(func=cmd_certificates)
+    limits_parser = sub.add_parser('limits', help='the API rate limits in force')
+    _api_options(limits_parser)
+    limits_parser.set_defaults(func=cmd_limits)
 
     demo = sub.add_parser('demo', help='demonstrate the FA(3) engine on sample invoices')
     demo.add_argument('--schema-dir')
