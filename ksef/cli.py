@@ -377,6 +377,28 @@ def cmd_certificates(args):
 
 
 @_api
+def cmd_permissions(args):
+    """list KIND, grant (persons, by --subject-type/--subject and --permissions), revoke --id."""
+    client = _client(args)
+    tokens = _login(args, client)
+    if args.action == 'grant':
+        status = client.grant_permissions(tokens, 'persons', {
+            'subjectIdentifier': {'type': args.subject_type, 'value': args.subject},
+            'permissions': args.permissions.split(','), 'description': args.description,
+            'subjectDetails': {'subjectDetailsType': 'PersonByIdentifier',
+                               'personById': {'firstName': args.first_name, 'lastName': args.last_name}}})
+        print(f'grant: {status["code"]} {status["description"]}')
+        return 0 if status['code'] == 200 else 1
+    if args.action == 'revoke':
+        status = client.revoke_permission(tokens, args.id)
+        print(f'revoke: {status["code"]} {status["description"]}')
+        return 0 if status['code'] == 200 else 1
+    body = {'queryType': 'PermissionsInCurrentContext'} if args.kind == 'persons' else {}
+    print(json.dumps(client.query_permissions(tokens, args.kind, body), ensure_ascii=False, indent=2))
+    return 0
+
+
+@_api
 def cmd_limits(args):
     client = _client(args)
     tokens = _login(args, client)
@@ -476,6 +498,19 @@ def build_parser():
     certificates.add_argument('--key-type', default='ec', choices=['ec', 'rsa'])
     certificates.add_argument('--output', default='ksef-certificate.pem')
     certificates.set_defaults(func=cmd_certificates)
+    permissions = sub.add_parser('permissions', help='permissions in the context: list, grant, revoke')
+    _api_options(permissions)
+    permissions.add_argument('action', choices=['list', 'grant', 'revoke'])
+    permissions.add_argument('--kind', default='persons', choices=['persons', 'personal', 'entities', 'subunits',
+                                                                   'authorizations', 'eu-entities', 'roles'])
+    permissions.add_argument('--subject-type', default='Pesel', choices=['Nip', 'Pesel', 'Fingerprint'])
+    permissions.add_argument('--subject')
+    permissions.add_argument('--permissions', default='InvoiceRead')
+    permissions.add_argument('--description', default='l10n_pl_ksef command line')
+    permissions.add_argument('--first-name', default='')
+    permissions.add_argument('--last-name', default='')
+    permissions.add_argument('--id', help='the permission to revoke')
+    permissions.set_defaults(func=cmd_permissions)
     limits_parser = sub.add_parser('limits', help='the API rate limits in force')
     _api_options(limits_parser)
     limits_parser.set_defaults(func=cmd_limits)

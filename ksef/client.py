@@ -583,6 +583,82 @@ class KsefClient:
                 return status
             self.sleep(self.poll_interval)
 
+    PERMISSION_GRANTS = {
+        'persons': '/permissions/persons/grants', 'entities': '/permissions/entities/grants',
+        'authorizations': '/permissions/authorizations/grants', 'indirect': '/permissions/indirect/grants',
+        'subunits': '/permissions/subunits/grants', 'eu-entities': '/permissions/eu-entities/grants',
+        'eu-entities-administration': '/permissions/eu-entities/administration/grants',
+    }
+    PERMISSION_QUERIES = {
+        'persons': ('/permissions/query/persons/grants', 'permissions'),
+        'personal': ('/permissions/query/personal/grants', 'permissions'),
+        'entities': ('/permissions/query/entities/grants', 'permissions'),
+        'subunits': ('/permissions/query/subunits/grants', 'permissions'),
+        'authorizations': ('/permissions/query/authorizations/grants', 'authorizationGrants'),
+        'eu-entities': ('/permissions/query/eu-entities/grants', 'permissions'),
+        'subordinate-roles': ('/permissions/query/subordinate-entities/roles', 'roles'),
+    }
+
+    def grant_permissions(self, tokens, kind, body):
+        """Any documented grant (kind: persons, entities, authorizations, indirect, subunits, eu-entities,
+        eu-entities-administration) with its request body; waits for the operation and returns its status."""
+        operation = self.call('POST', self.PERMISSION_GRANTS[kind], token=self.fresh_access(tokens),
+                              context=_ctx(tokens), idempotent=False, json_body=body).json()
+        return self.permission_operation(tokens, operation['referenceNumber'])
+
+    def revoke_permission(self, tokens, permission_id, authorization=False):
+        template = '/permissions/authorizations/grants/{permissionId}' if authorization \
+            else '/permissions/common/grants/{permissionId}'
+        operation = self.call('DELETE', template, path_params={'permissionId': permission_id},
+                              token=self.fresh_access(tokens), context=_ctx(tokens), idempotent=False).json()
+        return self.permission_operation(tokens, operation['referenceNumber'])
+
+    def query_permissions(self, tokens, kind, body=None, page_size=100):
+        """Every page of a permission query (kind: persons, personal, entities, subunits, authorizations,
+        eu-entities, subordinate-roles) or of the entity roles (kind 'roles')."""
+        if kind == 'roles':
+            template, key, method, body = '/permissions/query/entities/roles', 'roles', 'GET', None
+        else:
+            (template, key), method = self.PERMISSION_QUERIES[kind], 'POST'
+        items, offset = [], 0
+        while True:
+            page = self.call(method, template, token=self.fresh_access(tokens), context=_ctx(tokens),
+                             json_body=body if method == 'POST' else None,
+                             params={'pageSize': page_size, 'pageOffset': offset}).json()
+            items += page[key]
+            if not page.get('hasMore'):
+                return items
+            offset += 1
+
+    def context_limits(self, tokens):
+        return self.call('GET', '/limits/context', token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def subject_limits(self, tokens):
+        return self.call('GET', '/limits/subject', token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+
+    def certificates(self, tokens, **filters):
+        """KSeF certificates of the authenticated subject (filters: certificateSerialNumber, name, type, status)."""
+        items, offset = [], 0
+        while True:
+            page = self.call('POST', '/certificates/query', json_body=filters, params={'pageSize': 50, 'pageOffset': offset},
+                             token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+            items += page['certificates']
+            if not page['hasMore']:
+                return items
+            offset += 1
+
+    def session_upo(self, tokens, session_reference):
+        """The collective UPO pages of a processed session (XML bytes each)."""
+        status = self.session_status(tokens, session_reference)
+        return [self.call('GET', '/sessions/{referenceNumber}/upo/{upoReferenceNumber}', token=self.fresh_access(tokens),
+                          path_params={'referenceNumber': session_reference, 'upoReferenceNumber': page['referenceNumber']},
+                          context=_ctx(tokens)).content
+                for page in (status.get('upo') or {}).get('pages', [])]
+
+    def availability_messages(self):
+        url = f'{self.environment.latarnia_url}/messages'
+        return self.call('GET', url, url=url).json()
+
     def rate_limits(self, tokens):
         """The limits in force (``GET /rate-limits``), also loaded into the local budget."""
         data = self.call('GET', '/rate-limits', token=self.fresh_access(tokens), context=_ctx(tokens)).json()

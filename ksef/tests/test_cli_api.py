@@ -94,3 +94,18 @@ def test_qr_command(tmp_path):
     assert result.returncode == 0
     assert result.stdout.strip().startswith(f'https://qr.ksef.mf.gov.pl/invoice/{SELLER}/02-11-2026/')
     assert (tmp_path / 'q.png').read_bytes().startswith(b'\x89PNG')
+
+
+def test_permissions_commands(emulator):  # noqa: F811
+    app, base = emulator
+    token = token_for(base)
+    code, out, err = run(base, 'permissions', 'grant', '--subject', '80010112345', '--permissions',
+                         'InvoiceRead,InvoiceWrite', '--first-name', 'Anna', '--last-name', 'Nowak', token=token)
+    assert code == 0 and out.startswith('grant: 200'), err
+    code, out, err = run(base, 'permissions', 'list', token=token)
+    granted = json.loads(out)
+    assert sorted(p['permissionScope'] for p in granted) == ['InvoiceRead', 'InvoiceWrite']
+    code, out, err = run(base, 'permissions', 'revoke', '--id', granted[0]['id'], token=token)
+    assert code == 0 and out.startswith('revoke: 200')
+    code, out, err = run(base, 'permissions', 'list', token=token)
+    assert len(json.loads(out)) == 1

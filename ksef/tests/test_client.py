@@ -351,3 +351,29 @@ def test_every_client_call_uses_an_open_api_template(spec_dir):
     assert used, 'no call found'
     for method, template in used:
         assert template in document['paths'] and method.lower() in document['paths'][template], (method, template)
+
+
+def test_duplicates_collective_upo_permissions_and_limits(emulator):
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    session = client.open_online_session(tokens)
+    xml = fa3.build(samples.scenarios()['vat_23'])
+    first = client.send_invoice(tokens, session, xml)
+    second = client.send_invoice(tokens, session, xml)
+    original = client.invoice_status(tokens, session.reference_number, first.reference_number)
+    duplicate = client.invoice_status(tokens, session.reference_number, second.reference_number)
+    assert duplicate['status']['code'] == 440
+    assert duplicate['status']['extensions']['originalKsefNumber'] == original['ksefNumber']
+    client.close_online_session(tokens, session.reference_number)
+    pages = client.session_upo(tokens, session.reference_number)
+    assert len(pages) == 1 and original['ksefNumber'].encode() in pages[0]
+    status = client.grant_permissions(tokens, 'entities', {
+        'subjectIdentifier': {'type': 'Nip', 'value': '7740001454'}, 'permissions': [{'type': 'InvoiceRead'}],
+        'description': 'Biuro rachunkowe', 'subjectDetails': {'fullName': 'Biuro'}})
+    assert status['code'] == 200
+    office = client_for(app, base).login_with_token('Nip', '7740001454', token_for(base, '7740001454'))
+    held = client.query_permissions(office, 'entities', {})
+    assert [p['permissionScope'] for p in held] == ['InvoiceRead']
+    assert client.context_limits(tokens)['batchSession']['maxInvoices'] == 10000
+    assert client.availability_messages() == []
