@@ -377,3 +377,17 @@ def test_duplicates_collective_upo_permissions_and_limits(emulator):
     assert [p['permissionScope'] for p in held] == ['InvoiceRead']
     assert client.context_limits(tokens)['batchSession']['maxInvoices'] == 10000
     assert client.availability_messages() == []
+
+
+def test_peppol_provider_context(emulator):
+    """A Peppol service provider logs in in its PeppolId context with its certificate (fingerprint grant)."""
+    from .test_xades import certificate_for
+    app, base = emulator
+    key = crypto.generate_ec_key()
+    certificate = certificate_for(key, cn='Peppol Access Point')
+    admin(base, 'grants', {'contextIdentifier': {'type': 'PeppolId', 'value': 'PPL123456'},
+                           'subjectIdentifier': {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(certificate)},
+                           'permissions': ['InvoiceWrite']})
+    tokens = client_for(app, base).login_with_certificate('PeppolId', 'PPL123456', key, certificate,
+                                                          subject_identifier_type='certificateFingerprint')
+    assert tokens.context == ('PeppolId', 'PPL123456')
