@@ -10,11 +10,8 @@ batched, uploaded and confirmed in under 2 minutes, under 30 API calls, under 30
 """
 import argparse
 import collections
-import os
 import pathlib
 import resource
-import socket
-import subprocess
 import sys
 import time
 
@@ -26,12 +23,7 @@ sys.path.insert(0, str(REPO))
 from ksef import fa3, limits  # noqa: E402
 from ksef.client import KsefClient, custom_environment  # noqa: E402
 from ksef.fa3 import samples  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+from ksef.emulator.process import emulator_process  # noqa: E402
 
 
 class CountingClient(KsefClient):
@@ -66,48 +58,37 @@ def main():
     parser.add_argument('--batch', type=int, default=10_000)
     parser.add_argument('--online', type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    env = dict(os.environ)
-    server = subprocess.Popen([sys.executable, '-m', 'ksef', 'emulator', '--port', str(port), '--no-rate-limits',
-                               '--auth-delay', '0', '--invoice-delay', '0'], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(100):
-            try:
-                requests.post(f'{base}/v2/auth/challenge', timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        token = requests.post(f'{base}/_emulator/tokens', timeout=5, json={
-            'contextIdentifier': {'type': 'Nip', 'value': samples.SELLER_NIP},
-            'permissions': ['InvoiceWrite', 'InvoiceRead']}).json()['token']
-        client = CountingClient(custom_environment(f'{base}/v2'), use_budget=False, timeout=(5, 600))
-        tokens = client.login_with_token('Nip', samples.SELLER_NIP, token)
-        client.calls.clear()   # the login is not part of the sending figures
+    with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base:
+        run(base, args)
 
-        started = time.perf_counter()
-        reference = client.send_batch(tokens, invoices(args.batch, 0))
-        status = client.session_status(tokens, reference)
-        statuses = client.session_invoices(tokens, reference)
-        elapsed = time.perf_counter() - started
-        accepted = sum(1 for s in statuses if s['status']['code'] == 200)
-        assert accepted == args.batch, f'{accepted} of {args.batch} accepted ({status["status"]})'
-        report('batch session', client, elapsed, args.batch)
 
-        started = time.perf_counter()
-        session = client.open_online_session(tokens)
-        sent = [client.send_invoice(tokens, session, xml) for _name, xml in invoices(args.online, args.batch)]
-        client.close_online_session(tokens, session.reference_number)
-        statuses = client.session_invoices(tokens, session.reference_number)
-        elapsed = time.perf_counter() - started
-        assert sum(1 for s in statuses if s['status']['code'] == 200) == len(sent)
-        report('online session', client, elapsed, args.online)
-        print(f'\npeak memory of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB '
-              '(target 300 MB)')
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def run(base, args):
+    token = requests.post(f'{base}/_emulator/tokens', timeout=5, json={
+        'contextIdentifier': {'type': 'Nip', 'value': samples.SELLER_NIP},
+        'permissions': ['InvoiceWrite', 'InvoiceRead']}).json()['token']
+    client = CountingClient(custom_environment(f'{base}/v2'), use_budget=False, timeout=(5, 600))
+    tokens = client.login_with_token('Nip', samples.SELLER_NIP, token)
+    client.calls.clear()   # the login is not part of the sending figures
+
+    started = time.perf_counter()
+    reference = client.send_batch(tokens, invoices(args.batch, 0))
+    status = client.session_status(tokens, reference)
+    statuses = client.session_invoices(tokens, reference)
+    elapsed = time.perf_counter() - started
+    accepted = sum(1 for s in statuses if s['status']['code'] == 200)
+    assert accepted == args.batch, f'{accepted} of {args.batch} accepted ({status["status"]})'
+    report('batch session', client, elapsed, args.batch)
+
+    started = time.perf_counter()
+    session = client.open_online_session(tokens)
+    sent = [client.send_invoice(tokens, session, xml) for _name, xml in invoices(args.online, args.batch)]
+    client.close_online_session(tokens, session.reference_number)
+    statuses = client.session_invoices(tokens, session.reference_number)
+    elapsed = time.perf_counter() - started
+    assert sum(1 for s in statuses if s['status']['code'] == 200) == len(sent)
+    report('online session', client, elapsed, args.online)
+    print(f'\npeak memory of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB '
+          '(target 300 MB)')
 
 
 if __name__ == '__main__':

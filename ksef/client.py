@@ -401,19 +401,10 @@ class KsefClient:
         session key. A first pass computes the parts' hashes (declared when the session opens), a second pass
         encrypts them again one at a time and uploads them to the pre-signed URLs without a bearer token."""
         import hashlib
-        import tarfile
         import tempfile
+        from . import archive
         with tempfile.TemporaryFile(dir=workdir) as archive_file:
-            if compression == 'TarGz':
-                with tarfile.open(fileobj=archive_file, mode='w:gz') as archive:
-                    for name, xml in files:
-                        info = tarfile.TarInfo(name)
-                        info.size = len(xml)
-                        archive.addfile(info, io.BytesIO(xml))
-            else:
-                with zipfile.ZipFile(archive_file, 'w', zipfile.ZIP_DEFLATED) as archive:
-                    for name, xml in files:
-                        archive.writestr(name, xml)
+            archive.write_archive(files, compression, target=archive_file)
             key, iv = crypto.new_session_key()
 
             def parts():

@@ -786,7 +786,7 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         return 204, None
 
     def _process_batch(self, session, now):
-        from . import archive
+        from .. import archive
         batch = session.batch
         try:
             plain = b''.join(crypto.aes_decrypt(session.key, session.iv, batch['uploaded'][n])
@@ -1055,7 +1055,7 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
                      'package': export['package']}
 
     def _build_export(self, export, reference, now):
-        from .archive import write_archive
+        from ..archive import write_archive
         selected, truncated, mark = query.select(self._stored_invoices(), export['filters'], export['context'],
                                                  export['ready_at'], cap=self.options.export_cap)
         files = [] if export['only_metadata'] else [(f'{i.ksef_number}.xml', i.xml) for i in selected]

@@ -324,41 +324,22 @@ def test_malformed_requests_never_crash(emulator):
     assert emulator.client.get(API_PREFIX + '/nope').status_code == 404
 
 
-def test_emulator_serves_real_http_on_loopback(tmp_path, schema_dir):
+def test_emulator_serves_real_http_on_loopback(schema_dir):
     """`python -m ksef emulator` answers over a real socket (what the client, Odoo and the demo use)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
     import requests
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    process = subprocess.Popen([sys.executable, '-m', 'ksef', 'emulator', '--port', str(port),
-                                '--schema-dir', str(schema_dir)], cwd=repo,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        base = f'http://127.0.0.1:{port}/v2'
-        for _ in range(100):
-            try:
-                response = requests.post(f'{base}/auth/challenge', timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    from ksef.emulator.process import emulator_process
+    with emulator_process('--schema-dir', str(schema_dir)) as root:
+        base = f'{root}/v2'
+        response = requests.post(f'{base}/auth/challenge', timeout=2)
         assert response.status_code == 200
         assert response.json()['clientIp'] == '127.0.0.1'
         keys = requests.get(f'{base}/security/public-key-certificates', timeout=2).json()
         assert {key['usage'][0] for key in keys} == {'KsefTokenEncryption', 'SymmetricKeyEncryption'}
         # a dropped connection after the call took effect: the client gets no answer at all
-        requests.post(f'http://127.0.0.1:{port}/_emulator/faults', json={'drop': 1, 'dropAfter': True}, timeout=2)
+        requests.post(f'{root}/_emulator/faults', json={'drop': 1, 'dropAfter': True}, timeout=2)
         with pytest.raises(requests.ConnectionError):
             requests.post(f'{base}/auth/challenge', timeout=2)
         assert requests.post(f'{base}/auth/challenge', timeout=2).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_received_invoice_can_be_downloaded_by_the_buyer_once_stored(emulator):

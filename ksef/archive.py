@@ -1,6 +1,5 @@
-"""Reading batch archives (ZIP or tar.gz) safely: bounded sizes and counts, no paths outside the archive.
-
-Every limit breach is a ValueError with a readable reason (the session ends with 430/405, never a crash)."""
+"""Batch and export archives (ZIP or tar.gz): writing them, and reading untrusted ones safely (bounded sizes
+and counts, no paths outside the archive, no links). Every breach is a ValueError with a readable reason."""
 import io
 import posixpath
 import tarfile
@@ -66,9 +65,10 @@ def _read_tar(data):
         yield name, archive.extractfile(member).read()
 
 
-def write_archive(files, compression='Zip'):
-    """[(name, bytes)] -> ZIP or tar.gz bytes (export packages)."""
-    buffer = io.BytesIO()
+def write_archive(files, compression='Zip', target=None):
+    """[(name, bytes)] (any iterable) -> a ZIP or tar.gz written into ``target`` (a binary file), or returned
+    as bytes when no target is given."""
+    buffer = target if target is not None else io.BytesIO()
     if compression == 'TarGz':
         with tarfile.open(fileobj=buffer, mode='w:gz') as archive:
             for name, data in files:
@@ -79,4 +79,4 @@ def write_archive(files, compression='Zip'):
         with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
             for name, data in files:
                 archive.writestr(name, data)
-    return buffer.getvalue()
+    return None if target is not None else buffer.getvalue()
