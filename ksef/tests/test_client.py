@@ -391,3 +391,22 @@ def test_peppol_provider_context(emulator):
     tokens = client_for(app, base).login_with_certificate('PeppolId', 'PPL123456', key, certificate,
                                                           subject_identifier_type='certificateFingerprint')
     assert tokens.context == ('PeppolId', 'PPL123456')
+
+
+def test_timeouts_read_retried_then_unavailable_send_unknown(emulator):
+    from ksef.errors import UnavailableError
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    session = client.open_online_session(tokens)
+    slow = client_for(app, base, timeout=(2, 0.3), retries=1)
+    admin(base, 'faults', {'latency': 1.0})
+    try:
+        with pytest.raises(UnavailableError):
+            slow.session_status(tokens, session.reference_number)
+        assert slow.sleep.waits == [2], 'one retry of the read, then a typed error'
+        with pytest.raises(UnknownOutcomeError) as caught:
+            slow.send_invoice(tokens, session, fa3.build(samples.scenarios()['vat_23']))
+        assert caught.value.invoice_hash
+    finally:
+        admin(base, 'faults', {'latency': 0})
