@@ -123,7 +123,50 @@ def cmd_demo(args):
     print('\nA broken invoice (wrong NIP check digit, P_13_1 off by 1.00) is refused with:')
     for problem in fa3.validate(fa3.build(broken), args.schema_dir):
         print(f'  {problem}')
+    if not args.no_emulator:
+        failures += _demo_round_trip(args.schema_dir)
     return 1 if failures else 0
+
+
+def _demo_round_trip(schema_dir):
+    """Send invoices to the local emulator with the client (online and batch), read them back as the buyer."""
+    import datetime
+    from . import fa3, qr
+    from .client import KsefClient, custom_environment
+    from .emulator.process import emulator_thread
+    from .fa3 import samples
+    with emulator_thread(auth_delay=0, invoice_delay=0, schema_dir=schema_dir) as (app, base):
+        print(f'\nKSeF round trip with the local emulator at {base}/v2 (real HTTP, real encryption):')
+        service = app.service
+
+        def token_for(nip):
+            return service.admin_token(nip, ['InvoiceWrite', 'InvoiceRead'])
+        client = KsefClient(custom_environment(f'{base}/v2'))
+        seller = client.login_with_token('Nip', samples.SELLER_NIP, token_for(samples.SELLER_NIP))
+        print(f'  logged in with a KSeF token in context Nip {samples.SELLER_NIP}')
+        session = client.open_online_session(seller)
+        scenarios = samples.scenarios()
+        for index, name in enumerate(('vat_23', 'zero_wdt', 'kor_of_ksef_invoice')):
+            scenarios[name].body.number = f'DEMO/{index + 1}/2026'
+            xml = fa3.build(scenarios[name])
+            sent = client.send_invoice(seller, session, xml)
+            status = client.invoice_status(seller, session.reference_number, sent.reference_number)
+            print(f'  online  {scenarios[name].body.number:14} {status["status"]["code"]} {status.get("ksefNumber")}')
+        client.close_online_session(seller, session.reference_number)
+        batch = [(f'{i}.xml', fa3.build(samples.ten_line_invoice(1000 + i))) for i in range(20)]
+        reference = client.send_batch(seller, batch)
+        accepted = sum(1 for s in client.session_invoices(seller, reference) if s['status']['code'] == 200)
+        print(f'  batch   {len(batch)} invoices in one session: {accepted} accepted')
+        service.clock.advance(5)
+        buyer = client.login_with_token('Nip', samples.BUYER_NIP, token_for(samples.BUYER_NIP))
+        start = service.clock.now() - datetime.timedelta(hours=1)
+        found, _next = client.sync(buyer, 'Subject2', start)
+        print(f'  the buyer {samples.BUYER_NIP} received {len(found)} invoices through an export')
+        number, (metadata, xml) = next(iter(found.items()))
+        link = qr.kod1_url('https://qr-test.ksef.mf.gov.pl', metadata['seller']['nip'],
+                           datetime.date.fromisoformat(metadata['issueDate']), xml)
+        print(f'  KOD I of {number}: {link}')
+        return 0 if accepted == len(batch) and len(found) == len(batch) + 2 else 1
 
 
 def operations_table(openapi_path):
@@ -518,6 +561,7 @@ def build_parser():
     demo = sub.add_parser('demo', help='demonstrate the FA(3) engine on sample invoices')
     demo.add_argument('--schema-dir')
     demo.add_argument('--output', help='write the sample XML files to this directory')
+    demo.add_argument('--no-emulator', action='store_true', help='skip the round trip through the local emulator')
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -38,3 +38,27 @@ def emulator_process(*options, timeout=20):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def emulator_thread(**options):
+    """The emulator in a thread of this process on a free loopback port, without request logging.
+    Yields (app, base URL); options go to create_app (auth_delay, invoice_delay, schema_dir ...)."""
+    import threading
+    from werkzeug.serving import WSGIRequestHandler, make_server
+    from .app import create_app
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    server = make_server('127.0.0.1', 0, lambda environ, start: [], threaded=True, request_handler=QuietHandler)
+    base = f'http://127.0.0.1:{server.server_port}'
+    app = create_app(base_url=base, **options)
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, base
+    finally:
+        server.shutdown()

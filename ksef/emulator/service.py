@@ -1190,13 +1190,17 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         data = read_json(request)
         require(data, 'contextIdentifier', 'permissions')
         context = data['contextIdentifier']
+        secret = self.admin_token(context['value'], data['permissions'], context['type'],
+                                  data.get('description', 'emulator token'))
+        return 201, {'referenceNumber': self.state.tokens[secret].reference_number, 'token': secret}
+
+    def admin_token(self, value, permissions, context_type='Nip', description='emulator token'):
         now = self.clock.now()
         ref = reference_number(now, 'TK')
-        secret = f'{ref}|{context["type"].lower()}-{context["value"]}|{secrets.token_hex(32)}'
-        self.state.tokens[secret] = KsefToken(ref, secret, context['type'], context['value'],
-                                              list(data['permissions']), data.get('description', 'emulator token'),
-                                              {'type': 'Nip', 'value': context['value']}, now)
-        return 201, {'referenceNumber': ref, 'token': secret}
+        secret = f'{ref}|{context_type.lower()}-{value}|{secrets.token_hex(32)}'
+        self.state.tokens[secret] = KsefToken(ref, secret, context_type, value, list(permissions), description,
+                                              {'type': 'Nip', 'value': value}, now)
+        return secret
 
     def admin_clock(self, request):
         data = read_json(request)

@@ -88,3 +88,5 @@ def test_demo_builds_validates_and_parses_every_scenario(tmp_path):
     assert out.count('valid, round trip identical') == len(samples.scenarios())
     assert sorted(p.stem for p in tmp_path.glob('*.xml')) == sorted(samples.scenarios())
     assert '[nip.checksum]' in out and '[totals.bucket-mismatch]' in out
+    assert 'batch   20 invoices in one session: 20 accepted' in out
+    assert 'received 22 invoices through an export' in out
