@@ -3,6 +3,7 @@ from . import account_fiscal_position
 from . import account_chart_template
 from . import product_template
 from . import res_company
+from . import res_company_ksef
 from . import res_config_settings
 from . import l10n_pl_ksef_third_party
 from . import account_move

@@ -1,0 +1,8 @@
+-- a duplicated database must never send to the production KSeF nor hold the company's KSeF secrets
+UPDATE res_company
+   SET l10n_pl_ksef_environment = 'test',
+       l10n_pl_ksef_token = NULL,
+       l10n_pl_ksef_access_token = NULL,
+       l10n_pl_ksef_access_valid_until = NULL,
+       l10n_pl_ksef_refresh_token = NULL,
+       l10n_pl_ksef_refresh_valid_until = NULL;

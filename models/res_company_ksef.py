@@ -1,0 +1,134 @@
+"""KSeF connection of a company: environment, authentication context and method, and the cached tokens that
+let scheduled actions authenticate unattended. Every secret is readable by system administrators only."""
+import datetime
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.translate import LazyTranslate
+
+from ..ksef import identifiers
+from ..ksef.client import ENVIRONMENTS, AuthTokens, KsefClient, Secret, Token, custom_environment
+from ..ksef.errors import AuthenticationError, KsefError
+
+_lt = LazyTranslate(__name__)
+
+ENVIRONMENT_SELECTION = [('test', 'TEST'), ('demo', 'DEMO'), ('prod', 'Production'), ('custom', 'Other server')]
+CONTEXT_TYPES = [('Nip', 'NIP'), ('InternalId', 'Internal ID (NIP-NNNNN)'), ('NipVatUe', 'NIP-VAT UE'),
+                 ('PeppolId', 'Peppol ID')]
+AUTH_STATUS_MESSAGES = {
+    415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
+    450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
+    460: _lt("KSeF refused the certificate: it is invalid, revoked or its chain is not trusted."),
+    470: _lt("The person the certificate identifies is recorded as deceased."),
+    480: _lt("Authentication is blocked for this context (security incident). Contact KSeF support."),
+}
+
+
+class ResCompany(models.Model):
+    _inherit = 'res.company'
+
+    l10n_pl_ksef_environment = fields.Selection(
+        ENVIRONMENT_SELECTION, string="KSeF environment", default='test', required=True,
+        help="TEST and DEMO are the Ministry's test environments; invoices sent to Production are legally issued.")
+    l10n_pl_ksef_custom_url = fields.Char(
+        string="KSeF server URL", help="Another KSeF-compatible server, e.g. the local emulator http://127.0.0.1:8765/v2.")
+    l10n_pl_ksef_context_type = fields.Selection(CONTEXT_TYPES, string="KSeF context type", default='Nip',
+                                                 required=True)
+    l10n_pl_ksef_context_value = fields.Char(
+        string="KSeF context", help="Whom the company acts for in KSeF; empty means the company's own NIP.")
+    l10n_pl_ksef_auth_method = fields.Selection(
+        [('token', 'KSeF token')], string="KSeF authentication", default='token', required=True)
+    l10n_pl_ksef_token = fields.Char(string="KSeF token", groups='base.group_system', copy=False)
+    l10n_pl_ksef_access_token = fields.Char(string="KSeF access token (cached)", groups='base.group_system', copy=False)
+    l10n_pl_ksef_access_valid_until = fields.Datetime(string="KSeF access token valid until", groups='base.group_system', copy=False)
+    l10n_pl_ksef_refresh_token = fields.Char(string="KSeF refresh token (cached)", groups='base.group_system', copy=False)
+    l10n_pl_ksef_refresh_valid_until = fields.Datetime(string="KSeF refresh token valid until", groups='base.group_system', copy=False)
+
+    def _l10n_pl_ksef_context(self):
+        self.ensure_one()
+        value = self.l10n_pl_ksef_context_value or identifiers.normalize_nip(self.vat)
+        if not value:
+            raise UserError(_("Set the company's NIP (tax ID) or the KSeF context first."))
+        return self.l10n_pl_ksef_context_type, value
+
+    def _l10n_pl_ksef_client(self):
+        self.ensure_one()
+        if self.l10n_pl_ksef_environment == 'custom':
+            if not self.l10n_pl_ksef_custom_url:
+                raise UserError(_("Enter the URL of the KSeF server."))
+            return KsefClient(custom_environment(self.l10n_pl_ksef_custom_url))
+        return KsefClient(ENVIRONMENTS[{'test': 'TEST', 'demo': 'DEMO', 'prod': 'PRD'}[self.l10n_pl_ksef_environment]])
+
+    def _l10n_pl_ksef_tokens(self, client=None):
+        """Access for KSeF API calls: the cached tokens while the refresh token lasts (the access token refreshed
+        a minute before it expires), else a new login. Works unattended for the token method."""
+        self.ensure_one()
+        client = client or self._l10n_pl_ksef_client()
+        company = self.sudo()
+        now = fields.Datetime.now()
+        ksef_context = self._l10n_pl_ksef_context()
+        if company.l10n_pl_ksef_refresh_token and company.l10n_pl_ksef_refresh_valid_until and \
+                company.l10n_pl_ksef_refresh_valid_until > now + datetime.timedelta(minutes=5):
+            tokens = AuthTokens('', _token(company.l10n_pl_ksef_access_token, company.l10n_pl_ksef_access_valid_until),
+                                _token(company.l10n_pl_ksef_refresh_token, company.l10n_pl_ksef_refresh_valid_until),
+                                ksef_context)
+            before = tokens.access.value
+            try:
+                client.fresh_access(tokens)
+            except AuthenticationError:
+                tokens = None   # the refresh token was ended in KSeF: log in again
+            if tokens is not None:
+                if tokens.access.value != before:
+                    company._l10n_pl_ksef_store_tokens(tokens)
+                return tokens
+        tokens = company._l10n_pl_ksef_login(client, ksef_context)
+        company._l10n_pl_ksef_store_tokens(tokens)
+        return tokens
+
+    def _l10n_pl_ksef_login(self, client, ksef_context):
+        if not self.l10n_pl_ksef_token:
+            raise UserError(_("Enter the KSeF token of the company (Settings, KSeF)."))
+        try:
+            return client.login_with_token(ksef_context[0], ksef_context[1], Secret(self.l10n_pl_ksef_token))
+        except AuthenticationError as error:
+            raise UserError(self._l10n_pl_ksef_auth_message(error)) from None
+
+    def _l10n_pl_ksef_auth_message(self, error):
+        message = AUTH_STATUS_MESSAGES.get(error.code)
+        return message._translate(self.env.lang) if message else _("KSeF refused the authentication: %s", error.description or error.code)
+
+    def _l10n_pl_ksef_store_tokens(self, tokens):
+        # tokens are committed right away where allowed: a second login would end the first session's refresh
+        self.sudo().write({
+            'l10n_pl_ksef_access_token': tokens.access.value.reveal(),
+            'l10n_pl_ksef_access_valid_until': _naive(tokens.access.valid_until),
+            'l10n_pl_ksef_refresh_token': tokens.refresh.value.reveal(),
+            'l10n_pl_ksef_refresh_valid_until': _naive(tokens.refresh.valid_until),
+        })
+        if self.env['account.move.send']._can_commit():
+            self.env.cr.commit()
+
+    def action_l10n_pl_ksef_test_connection(self):
+        """Log in now (no cache) and say in plain words whether it works."""
+        self.ensure_one()
+        company = self.sudo()
+        company.write({'l10n_pl_ksef_refresh_token': False, 'l10n_pl_ksef_access_token': False})
+        try:
+            tokens = company._l10n_pl_ksef_tokens()
+        except KsefError as error:
+            raise UserError(_("KSeF could not be reached: %s", error)) from None
+        return {
+            'type': 'ir.actions.client', 'tag': 'display_notification',
+            'params': {'type': 'success', 'title': _("KSeF connection works"),
+                       'message': _("Authenticated in context %(type)s %(value)s.", type=tokens.context[0],
+                                    value=tokens.context[1])},
+        }
+
+
+def _token(value, valid_until):
+    moment = (valid_until or fields.Datetime.now()).replace(tzinfo=datetime.timezone.utc)
+    return Token(Secret(value or ''), moment)
+
+
+def _naive(moment):
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)

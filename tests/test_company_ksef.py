@@ -1,0 +1,104 @@
+"""The company's KSeF connection against the emulator on a loopback port: login with a KSeF token, cached and
+refreshed tokens, re-login, wrong credentials, and secrets hidden from accountants."""
+import datetime
+
+import requests
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+from .common import SELLER_NIP, L10nPlKsefTestCommon
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestCompanyKsefConnection(L10nPlKsefTestCommon):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.emulator = emulator_thread(auth_delay=0)
+        cls.app, cls.base = cls.emulator.__enter__()
+        cls.addClassCleanup(cls.emulator.__exit__, None, None, None)
+        cls.company.write({'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{cls.base}/v2',
+                           'l10n_pl_ksef_token': cls.issue_token(SELLER_NIP)})
+
+    @classmethod
+    def _request_handler(cls, session, request, /, **kwargs):
+        # Odoo's test guard compares the timeout with a number; the client passes (connect, read)
+        if isinstance(kwargs.get('timeout'), tuple):
+            kwargs['timeout'] = max(10, *kwargs['timeout'])
+        return super()._request_handler(session, request, **kwargs)
+
+    @classmethod
+    def issue_token(cls, nip):
+        response = requests.post(f'{cls.base}/_emulator/tokens', timeout=5, json={
+            'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': ['InvoiceWrite', 'InvoiceRead']})
+        response.raise_for_status()
+        return response.json()['token']
+
+    def test_context_defaults_to_the_company_nip(self):
+        self.assertEqual(self.company._l10n_pl_ksef_context(), ('Nip', SELLER_NIP))
+        self.company.l10n_pl_ksef_context_value = f'{SELLER_NIP}-00012'
+        self.company.l10n_pl_ksef_context_type = 'InternalId'
+        self.assertEqual(self.company._l10n_pl_ksef_context(), ('InternalId', f'{SELLER_NIP}-00012'))
+
+    def test_login_is_cached_then_refreshed_then_renewed(self):
+        first = self.company._l10n_pl_ksef_tokens()
+        self.assertEqual(first.context, ('Nip', SELLER_NIP))
+        self.assertEqual(self.company.l10n_pl_ksef_access_token, first.access.value.reveal())
+        again = self.company._l10n_pl_ksef_tokens()
+        self.assertEqual(again.access.value.reveal(), first.access.value.reveal(), "no second login")
+
+        self.company.l10n_pl_ksef_access_valid_until = fields.Datetime.now() - datetime.timedelta(minutes=1)
+        refreshed = self.company._l10n_pl_ksef_tokens()
+        self.assertNotEqual(refreshed.access.value.reveal(), first.access.value.reveal())
+        self.assertEqual(refreshed.refresh.value.reveal(), first.refresh.value.reveal(), "refreshed, not a new login")
+        self.assertEqual(self.company.l10n_pl_ksef_access_token, refreshed.access.value.reveal())
+
+        self.company.l10n_pl_ksef_refresh_valid_until = fields.Datetime.now() + datetime.timedelta(minutes=1)
+        renewed = self.company._l10n_pl_ksef_tokens()
+        self.assertNotEqual(renewed.refresh.value.reveal(), first.refresh.value.reveal(), "a new login")
+
+    def test_wrong_token_says_what_to_do(self):
+        self.company.l10n_pl_ksef_token = 'wrong-token'
+        with self.assertRaisesRegex(UserError, 'Generate a new KSeF token'):
+            self.company.action_l10n_pl_ksef_test_connection()
+        self.company.l10n_pl_ksef_token = False
+        with self.assertRaisesRegex(UserError, 'Enter the KSeF token'):
+            self.company.action_l10n_pl_ksef_test_connection()
+
+    def test_connection_test_reports_the_context(self):
+        action = self.company.action_l10n_pl_ksef_test_connection()
+        self.assertEqual(action['params']['type'], 'success')
+        self.assertIn(SELLER_NIP, action['params']['message'])
+
+    def test_accountant_logs_in_without_seeing_secrets(self):
+        accountant = self.env['res.users'].create({
+            'name': 'Księgowa', 'login': 'ksiegowa', 'company_id': self.company.id,
+            'company_ids': [(6, 0, self.company.ids)],
+            'groups_id': [(6, 0, [self.env.ref('account.group_account_invoice').id])]})
+        company = self.company.with_user(accountant)
+        tokens = company._l10n_pl_ksef_tokens()
+        self.assertTrue(tokens.access.value.reveal())
+        for secret in ('l10n_pl_ksef_token', 'l10n_pl_ksef_access_token', 'l10n_pl_ksef_refresh_token'):
+            with self.assertRaises(AccessError):
+                company.read([secret])
+
+    def test_neutralized_copy_forgets_secrets_and_leaves_production(self):
+        from odoo.modules.neutralize import get_neutralization_queries
+        self.company.write({'l10n_pl_ksef_environment': 'prod'})
+        self.company._l10n_pl_ksef_store_tokens(self.company._l10n_pl_ksef_login(
+            self._emulator_client(), self.company._l10n_pl_ksef_context()))
+        self.env.flush_all()
+        for query in get_neutralization_queries(['l10n_pl_ksef']):
+            self.env.cr.execute(query)
+        self.company.invalidate_recordset()
+        self.assertEqual(self.company.l10n_pl_ksef_environment, 'test')
+        self.assertFalse(self.company.l10n_pl_ksef_token or self.company.l10n_pl_ksef_access_token
+                         or self.company.l10n_pl_ksef_refresh_token)
+
+    def _emulator_client(self):
+        from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, custom_environment
+        return KsefClient(custom_environment(f'{self.base}/v2'))
