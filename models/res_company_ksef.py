@@ -15,6 +15,8 @@ _lt = LazyTranslate(__name__)
 ENVIRONMENT_SELECTION = [('test', 'TEST'), ('demo', 'DEMO'), ('prod', 'Production'), ('custom', 'Other server')]
 CONTEXT_TYPES = [('Nip', 'NIP'), ('InternalId', 'Internal ID (NIP-NNNNN)'), ('NipVatUe', 'NIP-VAT UE'),
                  ('PeppolId', 'Peppol ID')]
+LOGIN_FIELDS = {'l10n_pl_ksef_environment', 'l10n_pl_ksef_custom_url', 'l10n_pl_ksef_context_type',
+                'l10n_pl_ksef_context_value', 'l10n_pl_ksef_auth_method', 'l10n_pl_ksef_token', 'vat'}
 AUTH_STATUS_MESSAGES = {
     415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
     450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
@@ -43,6 +45,13 @@ class ResCompany(models.Model):
     l10n_pl_ksef_access_valid_until = fields.Datetime(string="KSeF access token valid until", groups='base.group_system', copy=False)
     l10n_pl_ksef_refresh_token = fields.Char(string="KSeF refresh token (cached)", groups='base.group_system', copy=False)
     l10n_pl_ksef_refresh_valid_until = fields.Datetime(string="KSeF refresh token valid until", groups='base.group_system', copy=False)
+
+    def write(self, vals):
+        # cached tokens belong to one server, context and credential: a change of any of them needs a new login
+        if LOGIN_FIELDS & set(vals):
+            vals = dict(vals, l10n_pl_ksef_access_token=False, l10n_pl_ksef_access_valid_until=False,
+                        l10n_pl_ksef_refresh_token=False, l10n_pl_ksef_refresh_valid_until=False)
+        return super().write(vals)
 
     def _l10n_pl_ksef_context(self):
         self.ensure_one()

@@ -61,6 +61,13 @@ class TestCompanyKsefConnection(L10nPlKsefTestCommon):
         renewed = self.company._l10n_pl_ksef_tokens()
         self.assertNotEqual(renewed.refresh.value.reveal(), first.refresh.value.reveal(), "a new login")
 
+    def test_changing_the_context_needs_a_new_login(self):
+        self.company._l10n_pl_ksef_tokens()
+        self.assertTrue(self.company.l10n_pl_ksef_refresh_token)
+        self.company.l10n_pl_ksef_context_value = SELLER_NIP
+        self.assertFalse(self.company.l10n_pl_ksef_refresh_token or self.company.l10n_pl_ksef_access_token)
+        self.assertEqual(self.company._l10n_pl_ksef_tokens().context, ('Nip', SELLER_NIP))
+
     def test_wrong_token_says_what_to_do(self):
         self.company.l10n_pl_ksef_token = 'wrong-token'
         with self.assertRaisesRegex(UserError, 'Generate a new KSeF token'):
