@@ -5,4 +5,5 @@ UPDATE res_company
        l10n_pl_ksef_access_token = NULL,
        l10n_pl_ksef_access_valid_until = NULL,
        l10n_pl_ksef_refresh_token = NULL,
-       l10n_pl_ksef_refresh_valid_until = NULL;
+       l10n_pl_ksef_refresh_valid_until = NULL,
+       l10n_pl_ksef_certificate_id = NULL;

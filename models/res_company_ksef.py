@@ -1,5 +1,6 @@
 """KSeF connection of a company: environment, authentication context and method, and the cached tokens that
 let scheduled actions authenticate unattended. Every secret is readable by system administrators only."""
+import base64
 import datetime
 
 from odoo import _, fields, models
@@ -16,7 +17,8 @@ ENVIRONMENT_SELECTION = [('test', 'TEST'), ('demo', 'DEMO'), ('prod', 'Productio
 CONTEXT_TYPES = [('Nip', 'NIP'), ('InternalId', 'Internal ID (NIP-NNNNN)'), ('NipVatUe', 'NIP-VAT UE'),
                  ('PeppolId', 'Peppol ID')]
 LOGIN_FIELDS = {'l10n_pl_ksef_environment', 'l10n_pl_ksef_custom_url', 'l10n_pl_ksef_context_type',
-                'l10n_pl_ksef_context_value', 'l10n_pl_ksef_auth_method', 'l10n_pl_ksef_token', 'vat'}
+                'l10n_pl_ksef_context_value', 'l10n_pl_ksef_auth_method', 'l10n_pl_ksef_token',
+                'l10n_pl_ksef_certificate_id', 'vat'}
 AUTH_STATUS_MESSAGES = {
     415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
     450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
@@ -39,7 +41,12 @@ class ResCompany(models.Model):
     l10n_pl_ksef_context_value = fields.Char(
         string="KSeF context", help="Whom the company acts for in KSeF; empty means the company's own NIP.")
     l10n_pl_ksef_auth_method = fields.Selection(
-        [('token', 'KSeF token')], string="KSeF authentication", default='token', required=True)
+        [('token', 'KSeF token'), ('certificate', 'Certificate (KSeF certificate or qualified seal)')],
+        string="KSeF authentication", default='token', required=True)
+    l10n_pl_ksef_certificate_id = fields.Many2one(
+        'certificate.certificate', string="KSeF login certificate", groups='base.group_system', copy=False,
+        domain="[('company_id', 'in', [id, False])]",
+        help="A KSeF certificate of type Authentication or a qualified electronic seal, with its private key.")
     l10n_pl_ksef_token = fields.Char(string="KSeF token", groups='base.group_system', copy=False)
     l10n_pl_ksef_access_token = fields.Char(string="KSeF access token (cached)", groups='base.group_system', copy=False)
     l10n_pl_ksef_access_valid_until = fields.Datetime(string="KSeF access token valid until", groups='base.group_system', copy=False)
@@ -95,12 +102,32 @@ class ResCompany(models.Model):
         return tokens
 
     def _l10n_pl_ksef_login(self, client, ksef_context):
-        if not self.l10n_pl_ksef_token:
-            raise UserError(_("Enter the KSeF token of the company (Settings, KSeF)."))
         try:
-            return client.login_with_token(ksef_context[0], ksef_context[1], Secret(self.l10n_pl_ksef_token))
+            if self.l10n_pl_ksef_auth_method == 'certificate':
+                key, certificate = self._l10n_pl_ksef_signing_credentials()
+                return client.login_with_certificate(ksef_context[0], ksef_context[1], key, certificate)
+            return client.login_with_token(ksef_context[0], ksef_context[1], self._l10n_pl_ksef_token_secret())
         except AuthenticationError as error:
             raise UserError(self._l10n_pl_ksef_auth_message(error)) from None
+
+    def _l10n_pl_ksef_signing_credentials(self):
+        """The private key and certificate of the login certificate, as Odoo's certificate module keeps them."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        certificate = self.l10n_pl_ksef_certificate_id
+        if not certificate.pem_certificate or not certificate.private_key_id.pem_key or certificate.private_key_id.public:
+            raise UserError(_("Choose a KSeF login certificate with its private key (Settings, KSeF)."))
+        if not certificate.is_valid:
+            raise UserError(_("The KSeF login certificate %s is not valid today: renew it.", certificate.name))
+        pem_key = certificate.private_key_id.with_context(bin_size=False).pem_key
+        pem_certificate = certificate.with_context(bin_size=False).pem_certificate
+        return (load_pem_private_key(base64.b64decode(pem_key), None),
+                x509.load_pem_x509_certificate(base64.b64decode(pem_certificate)))
+
+    def _l10n_pl_ksef_token_secret(self):
+        if not self.l10n_pl_ksef_token:
+            raise UserError(_("Enter the KSeF token of the company (Settings, KSeF)."))
+        return Secret(self.l10n_pl_ksef_token)
 
     def _l10n_pl_ksef_auth_message(self, error):
         message = AUTH_STATUS_MESSAGES.get(error.code)

@@ -17,5 +17,8 @@ class ResConfigSettings(models.TransientModel):
     l10n_pl_ksef_token = fields.Char(related='company_id.l10n_pl_ksef_token', readonly=False,
                                      groups='base.group_system')
 
+    l10n_pl_ksef_certificate_id = fields.Many2one(related='company_id.l10n_pl_ksef_certificate_id', readonly=False,
+                                                  groups='base.group_system')
+
     def action_l10n_pl_ksef_test_connection(self):
         return self.company_id.action_l10n_pl_ksef_test_connection()

@@ -1,5 +1,6 @@
 """The company's KSeF connection against the emulator on a loopback port: login with a KSeF token, cached and
 refreshed tokens, re-login, wrong credentials, and secrets hidden from accountants."""
+import base64
 import datetime
 
 import requests
@@ -9,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
-from .common import SELLER_NIP, L10nPlKsefTestCommon
+from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefTestCommon
 
 
 @tagged('post_install', '-at_install', 'post_install_l10n')
@@ -68,6 +69,40 @@ class TestCompanyKsefConnection(L10nPlKsefTestCommon):
         self.assertFalse(self.company.l10n_pl_ksef_refresh_token or self.company.l10n_pl_ksef_access_token)
         self.assertEqual(self.company._l10n_pl_ksef_tokens().context, ('Nip', SELLER_NIP))
 
+    def seal_certificate(self, nip):
+        """A qualified-seal-like certificate (organizationIdentifier VATPL-<NIP>) as a PKCS#12 in Odoo's certificates."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        from odoo.addons.l10n_pl_ksef.ksef import crypto
+        key = crypto.generate_rsa_key()
+        now = crypto.utcnow()
+        certificate = crypto.self_signed_certificate(key, [
+            (x509.NameOID.COMMON_NAME, 'Kowalski sp. z o.o.'), (x509.NameOID.COUNTRY_NAME, 'PL'),
+            (x509.ObjectIdentifier('2.5.4.97'), f'VATPL-{nip}')],
+            now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
+        content = pkcs12.serialize_key_and_certificates(
+            b'seal', key, certificate, None, serialization.BestAvailableEncryption(b'haslo'))
+        return self.env['certificate.certificate'].create({
+            'name': 'Pieczęć', 'content': base64.b64encode(content), 'pkcs12_password': 'haslo',
+            'company_id': self.company.id})
+
+    def test_certificate_login(self):
+        self.company.write({'l10n_pl_ksef_auth_method': 'certificate', 'l10n_pl_ksef_token': False})
+        with self.assertRaisesRegex(UserError, 'Choose a KSeF login certificate'):
+            self.company.action_l10n_pl_ksef_test_connection()
+        self.company.l10n_pl_ksef_certificate_id = self.seal_certificate(SELLER_NIP)
+        tokens = self.company._l10n_pl_ksef_tokens()
+        self.assertEqual(tokens.context, ('Nip', SELLER_NIP))
+        self.assertEqual(self.company.l10n_pl_ksef_refresh_token, tokens.refresh.value.reveal())
+
+    def test_seal_of_another_company_is_refused_in_plain_words(self):
+        self.company.write({'l10n_pl_ksef_auth_method': 'certificate',
+                            'l10n_pl_ksef_certificate_id': self.seal_certificate(BUYER_NIP).id})
+        with self.assertRaisesRegex(UserError, 'holds no permission in this context'):
+            self.company.action_l10n_pl_ksef_test_connection()
+        self.assertFalse(self.company.l10n_pl_ksef_refresh_token)
+
     def test_wrong_token_says_what_to_do(self):
         self.company.l10n_pl_ksef_token = 'wrong-token'
         with self.assertRaisesRegex(UserError, 'Generate a new KSeF token'):
@@ -95,7 +130,8 @@ class TestCompanyKsefConnection(L10nPlKsefTestCommon):
 
     def test_neutralized_copy_forgets_secrets_and_leaves_production(self):
         from odoo.modules.neutralize import get_neutralization_queries
-        self.company.write({'l10n_pl_ksef_environment': 'prod'})
+        self.company.write({'l10n_pl_ksef_environment': 'prod',
+                            'l10n_pl_ksef_certificate_id': self.seal_certificate(SELLER_NIP).id})
         self.company._l10n_pl_ksef_store_tokens(self.company._l10n_pl_ksef_login(
             self._emulator_client(), self.company._l10n_pl_ksef_context()))
         self.env.flush_all()
@@ -104,7 +140,7 @@ class TestCompanyKsefConnection(L10nPlKsefTestCommon):
         self.company.invalidate_recordset()
         self.assertEqual(self.company.l10n_pl_ksef_environment, 'test')
         self.assertFalse(self.company.l10n_pl_ksef_token or self.company.l10n_pl_ksef_access_token
-                         or self.company.l10n_pl_ksef_refresh_token)
+                         or self.company.l10n_pl_ksef_refresh_token or self.company.l10n_pl_ksef_certificate_id)
 
     def _emulator_client(self):
         from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, custom_environment
