@@ -47,7 +47,9 @@ class ResCompany(models.Model):
         'certificate.certificate', string="KSeF login certificate", groups='base.group_system', copy=False,
         domain="[('company_id', 'in', [id, False])]",
         help="A KSeF certificate of type Authentication or a qualified electronic seal, with its private key.")
-    l10n_pl_ksef_token = fields.Char(string="KSeF token", groups='base.group_system', copy=False)
+    l10n_pl_ksef_token = fields.Char(
+        string="KSeF token", groups='base.group_system', copy=False,
+        help="KSeF accepts token logins only until the end of 2026: enroll a KSeF certificate before then.")
     l10n_pl_ksef_access_token = fields.Char(string="KSeF access token (cached)", groups='base.group_system', copy=False)
     l10n_pl_ksef_access_valid_until = fields.Datetime(string="KSeF access token valid until", groups='base.group_system', copy=False)
     l10n_pl_ksef_refresh_token = fields.Char(string="KSeF refresh token (cached)", groups='base.group_system', copy=False)
