@@ -557,12 +557,7 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
             raise bad_request(21405, VALIDATION, f'Nieobsługiwany kod formularza: {form}')
         if not isinstance(encryption, dict):
             raise bad_request(21405, VALIDATION, 'encryption must be an object')
-        require(encryption, 'encryptedSymmetricKey', 'initializationVector')
-        aes_key, iv = self._session_key(encryption)
-        now = self.clock.now()
-        session = Session(reference_number(now, 'SO'), 'Online', auth.context_type, auth.context_value,
-                          auth.reference_number, dict(form), aes_key, iv, now, now + SESSION_LIFE, now)
-        self.state.sessions[session.reference_number] = session
+        session = self._new_session(auth, 'Online', form, encryption)
         return 201, {'referenceNumber': session.reference_number, 'validUntil': iso(session.valid_until)}
 
     def _own_session(self, auth, reference, kind=None):
@@ -721,19 +716,26 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
             raise bad_request(21157, 'Nieprawidłowy rozmiar części pakietu.', 'Część może mieć najwyżej 100 MB.')
         if batch.get('compressionType', 'Zip') not in ('Zip', 'TarGz'):
             raise bad_request(21405, VALIDATION, 'compressionType must be Zip or TarGz')
-        require(encryption, 'encryptedSymmetricKey', 'initializationVector')
-        aes_key, iv = self._session_key(encryption)
-        now = self.clock.now()
-        session = Session(reference_number(now, 'SB'), 'Batch', auth.context_type, auth.context_value,
-                          auth.reference_number, dict(form), aes_key, iv, now, now + SESSION_LIFE, now)
+        session = self._new_session(auth, 'Batch', form, encryption)
+        now = session.created
         session.batch = {'file': dict(batch), 'parts': {p['ordinalNumber']: dict(p) for p in parts},
                          'uploaded': {}, 'offline': bool(data.get('offlineMode')),
                          'upload_deadline': now + datetime.timedelta(minutes=20 * len(parts)), 'outcome': None}
-        self.state.sessions[session.reference_number] = session
         uploads = [{'ordinalNumber': n, 'method': 'PUT',
                     'url': f'{self.base_url}/_emulator/upload/{session.reference_number}/{n}?sig={secrets.token_hex(8)}',
                     'headers': {'x-ms-blob-type': 'BlockBlob'}} for n in sorted(session.batch['parts'])]
         return 201, {'referenceNumber': session.reference_number, 'partUploadRequests': uploads}
+
+    def _new_session(self, auth, kind, form, encryption):
+        """An open online ('SO') or batch ('SB') session of the authenticated context, registered in the state."""
+        require(encryption, 'encryptedSymmetricKey', 'initializationVector')
+        aes_key, iv = self._session_key(encryption)
+        now = self.clock.now()
+        session = Session(reference_number(now, 'SO' if kind == 'Online' else 'SB'), kind, auth.context_type,
+                          auth.context_value, auth.reference_number, dict(form), aes_key, iv, now,
+                          now + SESSION_LIFE, now)
+        self.state.sessions[session.reference_number] = session
+        return session
 
     def _session_key(self, encryption):
         key = self._key_for('SymmetricKeyEncryption', encryption.get('publicKeyId'))
