@@ -8,7 +8,8 @@ from odoo.exceptions import UserError
 from odoo.tools.translate import LazyTranslate
 
 from ..ksef import identifiers
-from ..ksef.client import ENVIRONMENTS, AuthTokens, KsefClient, Secret, Token, custom_environment
+from ..ksef.client import (ENVIRONMENTS, AuthTokens, KsefClient, Secret, Token, custom_environment,
+                           load_signing_credentials)
 from ..ksef.errors import AuthenticationError, KsefError
 
 _lt = LazyTranslate(__name__)
@@ -19,6 +20,8 @@ CONTEXT_TYPES = [('Nip', 'NIP'), ('InternalId', 'Internal ID (NIP-NNNNN)'), ('Ni
 LOGIN_FIELDS = {'l10n_pl_ksef_environment', 'l10n_pl_ksef_custom_url', 'l10n_pl_ksef_context_type',
                 'l10n_pl_ksef_context_value', 'l10n_pl_ksef_auth_method', 'l10n_pl_ksef_token',
                 'l10n_pl_ksef_certificate_id', 'vat'}
+FORGOTTEN_TOKENS = {'l10n_pl_ksef_access_token': False, 'l10n_pl_ksef_access_valid_until': False,
+                    'l10n_pl_ksef_refresh_token': False, 'l10n_pl_ksef_refresh_valid_until': False}
 AUTH_STATUS_MESSAGES = {
     415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
     450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
@@ -58,8 +61,7 @@ class ResCompany(models.Model):
     def write(self, vals):
         # cached tokens belong to one server, context and credential: a change of any of them needs a new login
         if LOGIN_FIELDS & set(vals):
-            vals = dict(vals, l10n_pl_ksef_access_token=False, l10n_pl_ksef_access_valid_until=False,
-                        l10n_pl_ksef_refresh_token=False, l10n_pl_ksef_refresh_valid_until=False)
+            vals = dict(vals, **FORGOTTEN_TOKENS)
         return super().write(vals)
 
     def _l10n_pl_ksef_context(self):
@@ -79,28 +81,32 @@ class ResCompany(models.Model):
 
     def _l10n_pl_ksef_tokens(self, client=None):
         """Access for KSeF API calls: the cached tokens while the refresh token lasts (the access token refreshed
-        a minute before it expires), else a new login. Works unattended for the token method."""
+        a minute before it expires), else a new login. Works unattended for the token and certificate methods."""
         self.ensure_one()
         client = client or self._l10n_pl_ksef_client()
         company = self.sudo()
-        now = fields.Datetime.now()
         ksef_context = self._l10n_pl_ksef_context()
-        if company.l10n_pl_ksef_refresh_token and company.l10n_pl_ksef_refresh_valid_until and \
-                company.l10n_pl_ksef_refresh_valid_until > now + datetime.timedelta(minutes=5):
-            tokens = AuthTokens('', _token(company.l10n_pl_ksef_access_token, company.l10n_pl_ksef_access_valid_until),
-                                _token(company.l10n_pl_ksef_refresh_token, company.l10n_pl_ksef_refresh_valid_until),
-                                ksef_context)
-            before = tokens.access.value
-            try:
-                client.fresh_access(tokens)
-            except AuthenticationError:
-                tokens = None   # the refresh token was ended in KSeF: log in again
-            if tokens is not None:
-                if tokens.access.value != before:
-                    company._l10n_pl_ksef_store_tokens(tokens)
-                return tokens
-        tokens = company._l10n_pl_ksef_login(client, ksef_context)
-        company._l10n_pl_ksef_store_tokens(tokens)
+        tokens = company._l10n_pl_ksef_cached_tokens(client, ksef_context)
+        if tokens is None:
+            tokens = company._l10n_pl_ksef_login(client, ksef_context)
+            company._l10n_pl_ksef_store_tokens(tokens)
+        return tokens
+
+    def _l10n_pl_ksef_cached_tokens(self, client, ksef_context):
+        """The cached tokens with a fresh access token, or None when a new login is needed."""
+        refresh_until = self.l10n_pl_ksef_refresh_valid_until
+        if not self.l10n_pl_ksef_refresh_token or not refresh_until or \
+                refresh_until <= fields.Datetime.now() + datetime.timedelta(minutes=5):
+            return None
+        tokens = AuthTokens('', _token(self.l10n_pl_ksef_access_token, self.l10n_pl_ksef_access_valid_until),
+                            _token(self.l10n_pl_ksef_refresh_token, refresh_until), ksef_context)
+        before = tokens.access.value
+        try:
+            client.fresh_access(tokens)
+        except AuthenticationError:
+            return None   # the refresh token was ended in KSeF: log in again
+        if tokens.access.value != before:
+            self._l10n_pl_ksef_store_tokens(tokens)
         return tokens
 
     def _l10n_pl_ksef_login(self, client, ksef_context):
@@ -114,8 +120,6 @@ class ResCompany(models.Model):
 
     def _l10n_pl_ksef_signing_credentials(self):
         """The private key and certificate of the login certificate, as Odoo's certificate module keeps them."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
         certificate = self.l10n_pl_ksef_certificate_id
         if not certificate.pem_certificate or not certificate.private_key_id.pem_key or certificate.private_key_id.public:
             raise UserError(_("Choose a KSeF login certificate with its private key (Settings, KSeF)."))
@@ -123,8 +127,7 @@ class ResCompany(models.Model):
             raise UserError(_("The KSeF login certificate %s is not valid today: renew it.", certificate.name))
         pem_key = certificate.private_key_id.with_context(bin_size=False).pem_key
         pem_certificate = certificate.with_context(bin_size=False).pem_certificate
-        return (load_pem_private_key(base64.b64decode(pem_key), None),
-                x509.load_pem_x509_certificate(base64.b64decode(pem_certificate)))
+        return load_signing_credentials(base64.b64decode(pem_key) + base64.b64decode(pem_certificate))
 
     def _l10n_pl_ksef_token_secret(self):
         if not self.l10n_pl_ksef_token:
@@ -150,7 +153,7 @@ class ResCompany(models.Model):
         """Log in now (no cache) and say in plain words whether it works."""
         self.ensure_one()
         company = self.sudo()
-        company.write({'l10n_pl_ksef_refresh_token': False, 'l10n_pl_ksef_access_token': False})
+        company.write(FORGOTTEN_TOKENS)
         try:
             tokens = company._l10n_pl_ksef_tokens()
         except KsefError as error:
