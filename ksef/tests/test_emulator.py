@@ -751,20 +751,19 @@ def test_testdata_person_and_permissions(emulator):
     assert json.loads(again.get_data())['exception']['exceptionDetailList'][0]['exceptionCode'] == 30001
     key = crypto.generate_ec_key()
     person = certificate_for(key, cn='Anna Nowak', serial='PNOPL-90010154321')
-    emulator.call('POST', '/testdata/permissions', {
-        'contextIdentifier': {'type': 'Nip', 'value': SELLER},
-        'authorizedIdentifier': {'type': 'Pesel', 'value': '90010154321'},
-        'permissions': [{'permissionType': 'InvoiceRead', 'description': 'odczyt'}]}, expect=200)
-    init = _xades_login(emulator, key, person).json
-    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
-    assert status['status']['code'] == 200
-    emulator.call('POST', '/testdata/permissions/revoke', {
-        'contextIdentifier': {'type': 'Nip', 'value': SELLER},
-        'authorizedIdentifier': {'type': 'Pesel', 'value': '90010154321'},
-        'permissions': [{'permissionType': 'InvoiceRead', 'description': 'odczyt'}]}, expect=200)
-    init = _xades_login(emulator, key, person).json
-    status = emulator.json('GET', f'/auth/{init["referenceNumber"]}', token=init['authenticationToken']['token'])
-    assert status['status']['code'] == 415
+    grant = {'contextIdentifier': {'type': 'Nip', 'value': SELLER},
+             'authorizedIdentifier': {'type': 'Pesel', 'value': '90010154321'},
+             'permissions': [{'permissionType': 'InvoiceRead', 'description': 'odczyt'}]}
+
+    def login_status():
+        init = _xades_login(emulator, key, person).json
+        return emulator.json('GET', f'/auth/{init["referenceNumber"]}',
+                             token=init['authenticationToken']['token'])['status']['code']
+
+    emulator.call('POST', '/testdata/permissions', grant, expect=200)
+    assert login_status() == 200
+    emulator.call('POST', '/testdata/permissions/revoke', grant, expect=200)
+    assert login_status() == 415
 
 
 def _csr(key, fields):
