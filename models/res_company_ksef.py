@@ -10,7 +10,7 @@ from odoo.tools.translate import LazyTranslate
 from ..ksef import identifiers
 from ..ksef.client import (ENVIRONMENTS, AuthTokens, KsefClient, Secret, Token, custom_environment,
                            load_signing_credentials)
-from ..ksef.errors import AuthenticationError, KsefError
+from ..ksef.errors import AuthenticationError, KsefApiError, KsefError, PermissionDeniedError
 
 _lt = LazyTranslate(__name__)
 
@@ -32,7 +32,9 @@ AUTH_STATUS_MESSAGES = {
 
 
 class ResCompany(models.Model):
-    _inherit = 'res.company'
+    # activities on the company: what its KSeF connection needs from an administrator (sign again, renew)
+    _name = 'res.company'
+    _inherit = ['res.company', 'mail.activity.mixin']
 
     l10n_pl_ksef_environment = fields.Selection(
         ENVIRONMENT_SELECTION, string="KSeF environment", default='test', required=True,
@@ -148,6 +150,39 @@ class ResCompany(models.Model):
         })
         if self.env['account.move.send']._can_commit():
             self.env.cr.commit()
+
+    def _l10n_pl_ksef_run(self, operation):
+        """``operation(client, tokens)`` with the company's KSeF access; whatever KSeF answers that is not a
+        result becomes a UserError in plain words (the client's messages never contain secrets)."""
+        self.ensure_one()
+        client = self._l10n_pl_ksef_client()
+        try:
+            return operation(client, self._l10n_pl_ksef_tokens(client))
+        except AuthenticationError as error:
+            raise UserError(self._l10n_pl_ksef_auth_message(error)) from None
+        except PermissionDeniedError as error:
+            raise UserError(_("KSeF refused: the login lacks the permission for this (%s). Log in with a method "
+                              "that holds it, e.g. the company's qualified seal.", error.description or error.code)) from None
+        except KsefApiError as error:
+            raise UserError(_("KSeF refused the request: %s", error)) from None
+        except KsefError as error:
+            raise UserError(_("KSeF could not be reached: %s", error)) from None
+
+    def _l10n_pl_ksef_admins(self):
+        """Who is asked to act on the company's KSeF credentials: its administrators (settings access)."""
+        self.ensure_one()
+        admins = self.env.ref('base.group_system').sudo().users.filtered(
+            lambda user: self in user.company_ids and not user.share and user.active)
+        return admins.sorted('id')[:1] or self.env.ref('base.user_admin', raise_if_not_found=False) or self.env.user
+
+    def _l10n_pl_ksef_ask_admin(self, summary, note, deadline):
+        """A to-do activity on the company for its administrator, once per summary while it stays open."""
+        self.ensure_one()
+        company = self.sudo()
+        if company.activity_ids.filtered(lambda activity: activity.summary == summary):
+            return company.env['mail.activity']
+        return company.activity_schedule('mail.mail_activity_data_todo', date_deadline=deadline, summary=summary,
+                                         note=note, user_id=company._l10n_pl_ksef_admins().id)
 
     def action_l10n_pl_ksef_test_connection(self):
         """Log in now (no cache) and say in plain words whether it works."""

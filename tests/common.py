@@ -78,3 +78,68 @@ class L10nPlKsefTestCommon(AccountTestInvoicingCommon):
         found = root.xpath(path, namespaces=NS)
         self.assertTrue(found, f'{path} not found')
         return found[0].text
+
+
+class L10nPlKsefEmulatorCommon(L10nPlKsefTestCommon):
+    """The test company connected to a KSeF emulator started on a loopback port for the test class, logging in
+    with a KSeF token of its own NIP (InvoiceWrite, InvoiceRead, CredentialsManage, CredentialsRead)."""
+
+    token_permissions = ('InvoiceWrite', 'InvoiceRead', 'CredentialsManage', 'CredentialsRead')
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+        cls.emulator = emulator_thread(auth_delay=0)
+        cls.app, cls.base = cls.emulator.__enter__()
+        cls.addClassCleanup(cls.emulator.__exit__, None, None, None)
+        cls.company.write({'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{cls.base}/v2',
+                           'l10n_pl_ksef_token': cls.issue_token(SELLER_NIP)})
+
+    @classmethod
+    def _request_handler(cls, session, request, /, **kwargs):
+        # Odoo's test guard compares the timeout with a number; the client passes (connect, read)
+        if isinstance(kwargs.get('timeout'), tuple):
+            kwargs['timeout'] = max(10, *kwargs['timeout'])
+        return super()._request_handler(session, request, **kwargs)
+
+    @classmethod
+    def emulator_post(cls, path, body):
+        """An emulator set-up call (POST /_emulator/...): tokens, grants, clock, faults."""
+        import requests
+        response = requests.post(f'{cls.base}/_emulator/{path}', json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    @classmethod
+    def issue_token(cls, value, context_type='Nip', permissions=None):
+        return cls.emulator_post('tokens', {
+            'contextIdentifier': {'type': context_type, 'value': value},
+            'permissions': list(permissions or cls.token_permissions)})['token']
+
+    @classmethod
+    def seal_certificate(cls, nip, company=None, name='Pieczęć'):
+        """A qualified-seal-like certificate (organizationIdentifier VATPL-<NIP>) as a PKCS#12 in Odoo's
+        certificates (the emulator trusts any chain; its identity is what counts)."""
+        import base64
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        from odoo.addons.l10n_pl_ksef.ksef import crypto
+        key = crypto.generate_rsa_key()
+        now = crypto.utcnow()
+        certificate = crypto.self_signed_certificate(key, [
+            (x509.NameOID.COMMON_NAME, 'Kowalski sp. z o.o.'), (x509.NameOID.COUNTRY_NAME, 'PL'),
+            (x509.ObjectIdentifier('2.5.4.97'), f'VATPL-{nip}')],
+            now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
+        content = pkcs12.serialize_key_and_certificates(
+            b'seal', key, certificate, None, serialization.BestAvailableEncryption(b'haslo'))
+        return cls.env['certificate.certificate'].create({
+            'name': name, 'content': base64.b64encode(content), 'pkcs12_password': 'haslo',
+            'company_id': (company or cls.company).id})
+
+    @classmethod
+    def emulator_client(cls):
+        from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, custom_environment
+        return KsefClient(custom_environment(f'{cls.base}/v2'))
