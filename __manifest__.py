@@ -23,8 +23,14 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/account_move_views.xml',
         'views/account_tax_views.xml',
         'views/product_views.xml',
+        'views/l10n_pl_ksef_setup_wizard_views.xml',
         'views/res_config_settings_views.xml',
     ],
+    'assets': {
+        'web.assets_backend': [
+            'l10n_pl_ksef/static/src/**/*',
+        ],
+    },
     'post_init_hook': 'post_init_hook',
     'installable': True,
     'license': 'LGPL-3',

@@ -1,4 +1,5 @@
-"""Checksums of the identifiers KSeF uses: NIP, KSeF number, internal ID (``NIP-NNNNN``).
+"""Checksums of the identifiers KSeF uses: NIP, KSeF number, internal ID (``NIP-NNNNN``), and the four kinds of
+authentication context (NIP, internal ID, NIP-VAT UE, Peppol ID).
 
 Each ``check_*`` returns None when the value is valid, or a short English reason (stable wording,
 also used by the command line); ``is_valid_*`` are the boolean shorthands.
@@ -112,3 +113,38 @@ def check_iban(number):
     if int(numeric) % 97 != 1:
         return 'the account number checksum (IBAN mod 97) is wrong'
     return None
+
+
+# API NipVatUe: a Polish NIP, a hyphen, an EU VAT number of another member state (the country prefix and its format)
+_EU_VAT = (r'ATU\d{8}|BE[01]\d{9}|BG\d{9,10}|CY\d{8}[A-Z]|CZ\d{8,10}|DE\d{9}|DK\d{8}|EE\d{9}|EL\d{9}'
+           r'|ES([A-Z]\d{8}|\d{8}[A-Z]|[A-Z]\d{7}[A-Z])|FI\d{8}|FR[A-Z0-9]{2}\d{9}|HR\d{11}|HU\d{8}'
+           r'|IE(\d{7}[A-Z]{2}|\d[A-Z0-9+*]\d{5}[A-Z])|IT\d{11}|LT(\d{9}|\d{12})|LU\d{8}|LV\d{11}|MT\d{8}'
+           r'|NL[A-Z0-9+*]{12}|PT\d{9}|RO\d{2,10}|SE\d{12}|SI\d{8}|SK\d{10}|XI((\d{9}|\d{12})|(GD|HA)\d{3})')
+_NIP_VAT_UE = re.compile(rf'^(?P<nip>\d{{10}})-(?P<vat>{_EU_VAT})$')
+_PEPPOL_ID = re.compile(r'^P[A-Z]{2}\d{6}$')
+
+
+def check_nip_vat_ue(value):
+    match = _NIP_VAT_UE.match(value or '')
+    if not match:
+        return 'a NIP-VAT UE identifier is the Polish NIP, a hyphen and an EU VAT number with its country prefix, ' \
+               'e.g. 5265877635-DE123456789'
+    nip_problem = check_nip(match.group('nip'))
+    return f'the NIP part is invalid: {nip_problem}' if nip_problem else None
+
+
+def check_peppol_id(value):
+    if not _PEPPOL_ID.match(value or ''):
+        return 'a Peppol ID (of a Peppol service provider) is P, two capital letters and six digits, e.g. PPL123456'
+    return None
+
+
+CONTEXT_CHECKS = {'Nip': check_nip, 'InternalId': check_internal_id, 'NipVatUe': check_nip_vat_ue,
+                  'PeppolId': check_peppol_id}
+
+
+def check_context(context_type, value):
+    """None when ``value`` is a valid authentication context of ``context_type``, else the reason."""
+    if context_type not in CONTEXT_CHECKS:
+        return f'unknown context type {context_type!r}: one of {", ".join(CONTEXT_CHECKS)}'
+    return CONTEXT_CHECKS[context_type](value)

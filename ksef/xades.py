@@ -7,6 +7,7 @@ KeyInfo with the certificate; SigningTime and SigningCertificate (certificate di
 """
 import copy
 import datetime
+import re
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -188,6 +189,25 @@ def _check_signing_certificate(signature, certificate):
 def certificate_fingerprint(certificate):
     """SHA-256 of the certificate DER, 64 uppercase hex characters (KSeF 'Fingerprint' identifier)."""
     return crypto.sha256(crypto.certificate_der(certificate)).hex().upper()
+
+
+def certificate_identity(certificate):
+    """Who KSeF sees in a signing certificate: ({'type': 'Nip'|'Pesel', 'value'}, 'QualifiedSeal'|
+    'QualifiedSignature'), or (None, 'QualifiedSignature') when it carries neither NIP nor PESEL; such a
+    certificate is known to KSeF only by its fingerprint (grant permissions to it, or file ZAW-FA)."""
+    attributes = {attribute.oid.dotted_string: attribute.value for attribute in certificate.subject}
+    serial = attributes.get('2.5.4.5', '')             # serialNumber: PNOPL-<PESEL> or TINPL-<NIP>
+    organization = attributes.get('2.5.4.97', '')      # organizationIdentifier: VATPL-<NIP>
+    match = re.search(r'VATPL.*?(\d{10})', organization)
+    if match:
+        return {'type': 'Nip', 'value': match.group(1)}, 'QualifiedSeal'
+    match = re.search(r'(PNOPL|PESEL).*?(\d{11})', serial)
+    if match:
+        return {'type': 'Pesel', 'value': match.group(2)}, 'QualifiedSignature'
+    match = re.search(r'(TINPL|NIP).*?(\d{10})', serial)
+    if match:
+        return {'type': 'Nip', 'value': match.group(2)}, 'QualifiedSignature'
+    return None, 'QualifiedSignature'
 
 
 

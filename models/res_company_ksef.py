@@ -3,8 +3,8 @@ let scheduled actions authenticate unattended. Every secret is readable by syste
 import base64
 import datetime
 
-from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.translate import LazyTranslate
 
 from ..ksef import identifiers
@@ -45,9 +45,17 @@ class ResCompany(models.Model):
                                                  required=True)
     l10n_pl_ksef_context_value = fields.Char(
         string="KSeF context", help="Whom the company acts for in KSeF; empty means the company's own NIP.")
+    l10n_pl_ksef_legal_form = fields.Selection(
+        [('entity', 'Company, partnership or other organisation'), ('person', 'Natural person running a business')],
+        string="Legal form for KSeF", default='entity', required=True,
+        help="The law allows different login methods: a natural person may use the trusted profile or a qualified "
+             "signature; an organisation logs in with a qualified seal or through a person it authorised.")
     l10n_pl_ksef_auth_method = fields.Selection(
-        [('token', 'KSeF token'), ('certificate', 'Certificate (KSeF certificate or qualified seal)')],
-        string="KSeF authentication", default='token', required=True)
+        [('token', 'KSeF token'), ('certificate', 'Certificate (KSeF certificate or qualified seal)'),
+         ('external', 'Signed outside Odoo (trusted profile or qualified signature)')],
+        string="KSeF authentication", default='token', required=True,
+        help="Signed outside Odoo: a person downloads the login request, signs it and uploads it; the login then "
+             "lasts 7 days and an activity asks to sign again before it ends.")
     l10n_pl_ksef_certificate_id = fields.Many2one(
         'certificate.certificate', string="KSeF login certificate", groups='base.group_system', copy=False,
         domain="[('company_id', 'in', [id, False])]",
@@ -60,6 +68,16 @@ class ResCompany(models.Model):
     l10n_pl_ksef_refresh_token = fields.Char(string="KSeF refresh token (cached)", groups='base.group_system', copy=False)
     l10n_pl_ksef_refresh_valid_until = fields.Datetime(string="KSeF refresh token valid until", groups='base.group_system', copy=False)
 
+    @api.constrains('l10n_pl_ksef_context_type', 'l10n_pl_ksef_context_value')
+    def _check_l10n_pl_ksef_context(self):
+        for company in self.filtered('l10n_pl_ksef_context_value'):
+            problem = identifiers.check_context(company.l10n_pl_ksef_context_type, company.l10n_pl_ksef_context_value)
+            if problem:
+                raise ValidationError(_("The KSeF context %(value)s is not a valid %(type)s: %(reason)s.",
+                                        value=company.l10n_pl_ksef_context_value,
+                                        type=dict(self._fields['l10n_pl_ksef_context_type']._description_selection(self.env))[company.l10n_pl_ksef_context_type],
+                                        reason=problem))
+
     def write(self, vals):
         # cached tokens belong to one server, context and credential: a change of any of them needs a new login
         if LOGIN_FIELDS & set(vals):
@@ -68,18 +86,18 @@ class ResCompany(models.Model):
 
     def _l10n_pl_ksef_context(self):
         self.ensure_one()
-        value = self.l10n_pl_ksef_context_value or identifiers.normalize_nip(self.vat)
+        value = self._l10n_pl_ksef_default_context()
         if not value:
             raise UserError(_("Set the company's NIP (tax ID) or the KSeF context first."))
         return self.l10n_pl_ksef_context_type, value
 
     def _l10n_pl_ksef_client(self):
         self.ensure_one()
-        if self.l10n_pl_ksef_environment == 'custom':
-            if not self.l10n_pl_ksef_custom_url:
-                raise UserError(_("Enter the URL of the KSeF server."))
-            return KsefClient(custom_environment(self.l10n_pl_ksef_custom_url))
-        return KsefClient(ENVIRONMENTS[{'test': 'TEST', 'demo': 'DEMO', 'prod': 'PRD'}[self.l10n_pl_ksef_environment]])
+        return ksef_client(self.env, self.l10n_pl_ksef_environment, self.l10n_pl_ksef_custom_url)
+
+    def _l10n_pl_ksef_default_context(self):
+        self.ensure_one()
+        return self.l10n_pl_ksef_context_value or identifiers.normalize_nip(self.vat) or False
 
     def _l10n_pl_ksef_tokens(self, client=None):
         """Access for KSeF API calls: the cached tokens while the refresh token lasts (the access token refreshed
@@ -112,6 +130,10 @@ class ResCompany(models.Model):
         return tokens
 
     def _l10n_pl_ksef_login(self, client, ksef_context):
+        if self.l10n_pl_ksef_auth_method == 'external':
+            # nobody can sign for a person unattended: the person signs a new login in the set-up wizard
+            raise UserError(_("The company's KSeF login signed outside Odoo has ended (such a login lasts 7 days). "
+                              "Sign a new one: Settings, KSeF, Set up the KSeF connection."))
         try:
             if self.l10n_pl_ksef_auth_method == 'certificate':
                 key, certificate = self._l10n_pl_ksef_signing_credentials()
@@ -188,7 +210,8 @@ class ResCompany(models.Model):
         """Log in now (no cache) and say in plain words whether it works."""
         self.ensure_one()
         company = self.sudo()
-        company.write(FORGOTTEN_TOKENS)
+        if company.l10n_pl_ksef_auth_method != 'external':   # a login signed outside Odoo cannot be repeated here
+            company.write(FORGOTTEN_TOKENS)
         try:
             tokens = company._l10n_pl_ksef_tokens()
         except KsefError as error:
@@ -199,6 +222,28 @@ class ResCompany(models.Model):
                        'message': _("Authenticated in context %(type)s %(value)s.", type=tokens.context[0],
                                     value=tokens.context[1])},
         }
+
+
+    def _l10n_pl_ksef_plan_signing_again(self, refresh_valid_until):
+        """After a login signed outside Odoo: one activity asking to sign again a day before it ends."""
+        self.ensure_one()
+        summary = _("Sign the KSeF login again")
+        self.sudo().activity_ids.filtered(lambda activity: activity.summary == summary).unlink()
+        deadline = (refresh_valid_until - datetime.timedelta(days=1)).date()
+        return self._l10n_pl_ksef_ask_admin(summary, _(
+            "The KSeF login of %(company)s, signed outside Odoo, ends on %(end)s UTC. Until then scheduled actions "
+            "send and fetch invoices; after that they stop. Sign a new login in Settings, KSeF, Set up the KSeF "
+            "connection, or switch the company to a KSeF certificate, which logs in unattended.",
+            company=self.name, end=fields.Datetime.to_string(refresh_valid_until)), deadline)
+
+
+def ksef_client(env, environment, custom_url=None):
+    """A client for one of the environments of the selection (custom: the given server URL)."""
+    if environment == 'custom':
+        if not custom_url:
+            raise UserError(env._("Enter the URL of the KSeF server."))
+        return KsefClient(custom_environment(custom_url))
+    return KsefClient(ENVIRONMENTS[{'test': 'TEST', 'demo': 'DEMO', 'prod': 'PRD'}[environment]])
 
 
 def _token(value, valid_until):

@@ -13,6 +13,7 @@ class ResConfigSettings(models.TransientModel):
     l10n_pl_ksef_custom_url = fields.Char(related='company_id.l10n_pl_ksef_custom_url', readonly=False)
     l10n_pl_ksef_context_type = fields.Selection(related='company_id.l10n_pl_ksef_context_type', readonly=False)
     l10n_pl_ksef_context_value = fields.Char(related='company_id.l10n_pl_ksef_context_value', readonly=False)
+    l10n_pl_ksef_legal_form = fields.Selection(related='company_id.l10n_pl_ksef_legal_form', readonly=False)
     l10n_pl_ksef_auth_method = fields.Selection(related='company_id.l10n_pl_ksef_auth_method', readonly=False)
     l10n_pl_ksef_token = fields.Char(related='company_id.l10n_pl_ksef_token', readonly=False,
                                      groups='base.group_system')

@@ -14,9 +14,8 @@ class TestCompanyKsefConnection(L10nPlKsefEmulatorCommon):
 
     def test_context_defaults_to_the_company_nip(self):
         self.assertEqual(self.company._l10n_pl_ksef_context(), ('Nip', SELLER_NIP))
-        self.company.l10n_pl_ksef_context_value = f'{SELLER_NIP}-00012'
-        self.company.l10n_pl_ksef_context_type = 'InternalId'
-        self.assertEqual(self.company._l10n_pl_ksef_context(), ('InternalId', f'{SELLER_NIP}-00012'))
+        self.company.write({'l10n_pl_ksef_context_type': 'InternalId', 'l10n_pl_ksef_context_value': f'{SELLER_NIP}-00017'})
+        self.assertEqual(self.company._l10n_pl_ksef_context(), ('InternalId', f'{SELLER_NIP}-00017'))
 
     def test_login_is_cached_then_refreshed_then_renewed(self):
         first = self.company._l10n_pl_ksef_tokens()

@@ -1240,23 +1240,10 @@ def etree_local(element):
 
 def _certificate_subject(certificate, subject_type):
     """(subject, authentication method) from a signing certificate, as KSeF reads it."""
-    import re
-    from cryptography.x509.oid import NameOID as Oid
     from .. import xades
     if subject_type == 'certificateFingerprint':
         return {'type': 'Fingerprint', 'value': xades.certificate_fingerprint(certificate)}, 'QualifiedSignature'
-    attributes = {attribute.oid.dotted_string: attribute.value for attribute in certificate.subject}
-    serial = attributes.get(Oid.SERIAL_NUMBER.dotted_string, '')
-    organization = attributes.get('2.5.4.97', '')
-    if re.search(r'(VATPL).*?(\d{10})', organization):
-        return {'type': 'Nip', 'value': re.search(r'(\d{10})', organization).group(1)}, 'QualifiedSeal'
-    match = re.search(r'(PNOPL|PESEL).*?(\d{11})', serial)
-    if match:
-        return {'type': 'Pesel', 'value': match.group(2)}, 'QualifiedSignature'
-    match = re.search(r'(TINPL|NIP).*?(\d{10})', serial)
-    if match:
-        return {'type': 'Nip', 'value': match.group(2)}, 'QualifiedSignature'
-    return None, 'QualifiedSignature'
+    return xades.certificate_identity(certificate)
 
 
 def _continuation_offset(token):

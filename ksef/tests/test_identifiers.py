@@ -98,3 +98,19 @@ def test_iban_checksum():
     assert identifiers.check_iban('61 1090 1014 0000 0712 1981 2874') is None   # domestic NRB
     assert 'mod 97' in identifiers.check_iban('PL61109010140000071219812875')
     assert identifiers.check_iban('123-456') is None                          # not IBAN-shaped: not judged
+
+
+@pytest.mark.parametrize('context_type, value', [
+    ('Nip', '5265877635'), ('InternalId', '5265877635-00017'), ('NipVatUe', '5265877635-DE123456789'),
+    ('NipVatUe', '5265877635-FRXX123456789'), ('PeppolId', 'PPL123456')])
+def test_valid_authentication_contexts(context_type, value):
+    assert identifiers.check_context(context_type, value) is None
+
+
+@pytest.mark.parametrize('context_type, value, reason', [
+    ('Nip', '5265877636', 'check digit'), ('InternalId', '5265877635-00013', 'check digit'),
+    ('NipVatUe', '5265877635-PL123456789', 'EU VAT number'), ('NipVatUe', '5265877636-DE123456789', 'NIP part'),
+    ('NipVatUe', 'DE123456789', 'EU VAT number'), ('PeppolId', 'PPL12345', 'six digits'),
+    ('PeppolId', 'ppl123456', 'capital letters'), ('Pesel', '44051401359', 'unknown context type')])
+def test_invalid_authentication_contexts_say_why(context_type, value, reason):
+    assert reason in identifiers.check_context(context_type, value)

@@ -74,3 +74,20 @@ def test_auth_token_request_matches_the_official_schema(spec_dir, context_type, 
     schema = xades.load_auth_schema(spec_dir / 'auth' / 'schemat_auth_v2-1.xsd')
     document = xades.auth_token_request(CHALLENGE, context_type, value, namespace=xades.AUTH_NAMESPACES[1])
     assert schema.validate(etree.fromstring(document)), schema.error_log
+
+
+@pytest.mark.parametrize('subject, expected', [
+    ({'organization_identifier': 'VATPL-5265877635'}, ({'type': 'Nip', 'value': '5265877635'}, 'QualifiedSeal')),
+    ({'serial': 'PNOPL-44051401359'}, ({'type': 'Pesel', 'value': '44051401359'}, 'QualifiedSignature')),
+    ({'serial': 'TINPL-5265877635'}, ({'type': 'Nip', 'value': '5265877635'}, 'QualifiedSignature')),
+    ({'serial': 'IDCDE-123456'}, (None, 'QualifiedSignature'))])
+def test_certificate_identity_reads_nip_or_pesel(subject, expected):
+    key = crypto.generate_ec_key()
+    assert xades.certificate_identity(certificate_for(key, **subject)) == expected
+
+
+def test_fingerprint_is_sha256_of_the_der_in_64_hex_characters():
+    certificate = certificate_for(crypto.generate_ec_key())
+    fingerprint = xades.certificate_fingerprint(certificate)
+    assert len(fingerprint) == 64 and fingerprint == fingerprint.upper()
+    assert bytes.fromhex(fingerprint) == crypto.sha256(crypto.certificate_der(certificate))
