@@ -239,3 +239,29 @@ class TestKsefSetupWizard(L10nPlKsefEmulatorCommon):
             self.env['l10n_pl_ksef.setup.wizard'].with_user(accountant).create({})
         self.assertTrue(self.company.with_user(accountant)._l10n_pl_ksef_tokens().access.value.reveal(),
                         "yet the accountant's sending and fetching log in")
+
+    def test_no_secret_in_logs_or_messages(self):
+        import logging
+        records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = records.append
+        root = logging.getLogger()
+        root.addHandler(handler)
+        previous_level = root.level
+        root.setLevel(logging.DEBUG)
+        try:
+            token = self.issue_token(SELLER_NIP)
+            wizard = self.wizard(entity_method='token', token=token)
+            message = wizard.action_save_and_test()['params']['message']
+            self.company.l10n_pl_ksef_access_valid_until = fields.Datetime.now()
+            tokens = self.company._l10n_pl_ksef_tokens()   # a refresh, logged by the client at debug level
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(previous_level)
+        # odoo.sql_db logs every query with its values at debug level (--log-sql): an administrator's choice
+        logged = '\n'.join(record.getMessage() for record in records if record.name != 'odoo.sql_db')
+        self.assertTrue(records, "something was logged at debug level")
+        for secret in (token, tokens.access.value.reveal(), tokens.refresh.value.reveal()):
+            self.assertNotIn(secret, logged)
+            self.assertNotIn(secret, message)
+            self.assertNotIn(secret, repr(tokens))
