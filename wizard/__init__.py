@@ -1,1 +1,3 @@
 from . import account_move_reversal
+from . import l10n_pl_ksef_token_wizard
+from . import l10n_pl_ksef_session_wizard
