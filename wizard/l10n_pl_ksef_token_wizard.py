@@ -5,6 +5,8 @@ import datetime
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..ksef.errors import KsefApiError
+
 TOKEN_STATUSES = [('Pending', 'Pending'), ('Active', 'Active'), ('Revoking', 'Revoking'), ('Revoked', 'Revoked'),
                   ('Failed', 'Failed')]
 # KSeF's TokenPermissionType (open-api.json) -> the wizard's checkbox, whose label also names it in the list
@@ -109,7 +111,7 @@ class L10nPlKsefTokenWizard(models.TransientModel):
         if not permissions:
             raise UserError(_("Choose at least one permission for the new token."))
         reference, secret = self.company_id._l10n_pl_ksef_run(
-            lambda client, access: client.create_ksef_token(access, permissions, description))
+            lambda client, access: self._create_in_ksef(client, access, permissions, description))
         self.write({'state': 'shown', 'token': secret.reveal(), 'token_reference': reference,
                     'description': False, 'notice': False})
         try:
@@ -118,6 +120,17 @@ class L10nPlKsefTokenWizard(models.TransientModel):
             # the token exists in KSeF: showing it matters more than the list
             self.notice = _("The list could not be reloaded: %s", error)
         return self._reopen()
+
+    def _create_in_ksef(self, client, access, permissions, description):
+        try:
+            return client.create_ksef_token(access, permissions, description)
+        except KsefApiError as error:
+            if str(error.code) != '26001':
+                raise
+            raise UserError(_("A token can only get permissions the company's current KSeF login holds, and this "
+                              "login lacks some of the chosen ones (%s). Untick them, or generate the token while "
+                              "the company logs in with its qualified seal.",
+                              ', '.join(map(str, error.details)) or error.description)) from None
 
     def action_use_as_login_token(self):
         """The new token becomes the company's KSeF login (the company forgets its cached KSeF session)."""
@@ -160,13 +173,14 @@ class L10nPlKsefTokenWizardLine(models.TransientModel):
         self.ensure_one()
         wizard, company = self.wizard_id, self.wizard_id.company_id
         company._l10n_pl_ksef_run(lambda client, access: client.revoke_ksef_token(access, self.reference))
-        if not self.is_company_login:
-            wizard._load_lines()
-            return wizard._reopen()
-        # no reload: without its token the company may not be able to log in to ask KSeF for the list
-        company.write({'l10n_pl_ksef_token': False})
-        self.status = 'Revoked'
-        wizard.notice = _("The company's KSeF login token was revoked and removed from the company. Until you enter "
-                          "a new token or choose a login certificate (Settings, KSeF connection), Odoo cannot log in "
-                          "to KSeF for this company.")
+        if self.is_company_login:
+            company.write({'l10n_pl_ksef_token': False})
+            if company.l10n_pl_ksef_auth_method == 'token':
+                # no reload: without its token the company cannot log in to ask KSeF for the list
+                self.status = 'Revoked'
+                wizard.notice = _("The company's KSeF login token was revoked and removed from the company. Until "
+                                  "you enter a new token or choose a login certificate (Settings, KSeF connection), "
+                                  "Odoo cannot log in to KSeF for this company.")
+                return wizard._reopen()
+        wizard._load_lines()
         return wizard._reopen()
