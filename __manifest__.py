@@ -25,6 +25,9 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/product_views.xml',
         'views/l10n_pl_ksef_setup_wizard_views.xml',
         'views/res_config_settings_views.xml',
+        'views/res_config_settings_ksef_tokens_views.xml',
+        'wizard/l10n_pl_ksef_token_wizard_views.xml',
+        'wizard/l10n_pl_ksef_session_wizard_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

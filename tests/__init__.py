@@ -4,3 +4,4 @@ from . import test_checks
 from . import test_i18n
 from . import test_company_ksef
 from . import test_setup_wizard
+from . import test_ksef_tokens

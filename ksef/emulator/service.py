@@ -470,11 +470,21 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         return [t for t in self.state.tokens.values()
                 if (t.context_type, t.context_value) == (auth.context_type, auth.context_value)]
 
+    def _visible_tokens(self, auth, *wide_permissions):
+        """The contract's scope: every token of the context with one of ``wide_permissions``; otherwise a token
+        login sees only the token it used, any other login the tokens it generated."""
+        tokens = self._tokens_of(auth)
+        if set(wide_permissions) & set(auth.permissions):
+            return tokens
+        if auth.token_reference:
+            return [t for t in tokens if t.reference_number == auth.token_reference]
+        return [t for t in tokens if t.author == auth.subject]
+
     def list_tokens(self, request):
         _context, auth = self.context_of_request(request)
-        self._require_permission(auth, 'CredentialsManage', 'CredentialsRead')
         statuses = request.args.getlist('status')
-        items = [self._token_item(t) for t in sorted(self._tokens_of(auth), key=lambda t: t.created, reverse=True)]
+        visible = self._visible_tokens(auth, 'CredentialsManage', 'CredentialsRead')
+        items = [self._token_item(t) for t in sorted(visible, key=lambda t: t.created, reverse=True)]
         items = [i for i in items if not statuses or i['status'] in statuses]
         description = request.args.get('description')
         if description:
@@ -490,11 +500,12 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
 
     def revoke_token(self, request, referenceNumber):
         _context, auth = self.context_of_request(request)
-        self._require_permission(auth, 'CredentialsManage')
-        for token in self._tokens_of(auth):
+        for token in self._visible_tokens(auth, 'CredentialsManage'):
             if token.reference_number == referenceNumber:
                 token.status = 'Revoked'
                 return 204, None
+        if any(t.reference_number == referenceNumber for t in self._tokens_of(auth)):
+            self._require_permission(auth, 'CredentialsManage')
         raise bad_request(21405, VALIDATION, f'Nie znaleziono tokena {referenceNumber}.')
 
     def _page(self, request, items, key, smallest, largest):
@@ -514,7 +525,7 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         _context, current = self.context_of_request(request)
         mine = [a for a in self.state.authentications.values()
                 if (a.context_type, a.context_value) == (current.context_type, current.context_value)
-                and a.redeemed and not a.terminated]
+                and a.redeemed and not a.terminated and a.refresh_valid_until > self.clock.now()]
         items = []
         for auth in sorted(mine, key=lambda a: a.started, reverse=True):
             item = {'startDate': iso(auth.started), 'authenticationMethod': auth.method,
@@ -522,8 +533,9 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
                                                  'displayName': auth.method},
                     'status': self._auth_status(auth), 'isTokenRedeemed': auth.redeemed,
                     'referenceNumber': auth.reference_number, 'isCurrent': auth is current}
-            if auth.refresh_valid_until:
-                item['refreshTokenValidUntil'] = iso(auth.refresh_valid_until)
+            if auth.last_refresh:
+                item['lastTokenRefreshDate'] = iso(auth.last_refresh)
+            item['refreshTokenValidUntil'] = iso(auth.refresh_valid_until)
             items.append(item)
         return 200, self._page(request, items, 'items', 10, 100)
 
