@@ -11,3 +11,4 @@ from . import account_move_fa3
 from . import account_move_send
 from . import certificate_certificate
 from . import res_company_ksef_certificate
+from . import res_config_settings_ksef_certificate
