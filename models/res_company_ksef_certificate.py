@@ -88,7 +88,8 @@ class ResCompany(models.Model):
             raise UserError(_(
                 "KSeF issued the certificate %(serial)s but Odoo could not store it. Its private key is kept in "
                 "Settings > Certificates and Keys > Keys as '%(key)s': do not delete it; add the certificate "
-                "(downloadable from KSeF) in Certificates with that key, or revoke it here.", serial=serial, key=key_record.name)) from None
+                "(downloadable from KSeF) in Certificates with that key, or revoke it here.",
+                serial=serial, key=key_record.name)) from None
         self._l10n_pl_ksef_commit()
         return stored
 

@@ -172,8 +172,8 @@ class TestKsefCertificates(L10nPlKsefEmulatorCommon):
         certificate = crypto.self_signed_certificate(other_key, [(x509.NameOID.COMMON_NAME, 'KSeF')],
                                                      now, now + datetime.timedelta(days=730))
         with mute_logger('odoo.addons.l10n_pl_ksef.models.res_company_ksef_certificate'), \
-                self.assertRaisesRegex(UserError, "issued the certificate 0123456789ABCDEF but Odoo could not store it.*"
-                                               "'KSeF 0123456789ABCDEF.key'"):
+                self.assertRaisesRegex(UserError, "issued the certificate 0123456789ABCDEF but Odoo could not "
+                                                  "store it.*'KSeF 0123456789ABCDEF.key'"):
             self.company._l10n_pl_ksef_store_certificate('Odoo', 'offline', key, certificate, '0123456789ABCDEF')
         kept = self.env['certificate.key'].search([('name', '=', 'KSeF 0123456789ABCDEF.key')])
         self.assertEqual(kept.company_id, self.company)
@@ -227,7 +227,8 @@ class TestKsefCertificates(L10nPlKsefEmulatorCommon):
         self.assertFalse(warnings())
         run_on(-30)
         self.assertEqual(len(warnings()), 1)
-        self.assertIn('Enroll a new KSeF Offline certificate from Settings > KSeF > KSeF certificates', html2plaintext(warnings().note))
+        self.assertIn('Enroll a new KSeF Offline certificate from Settings > KSeF > KSeF certificates',
+                      html2plaintext(warnings().note))
         self.assertEqual(warnings().user_id, self.company._l10n_pl_ksef_admins())
         self.assertEqual(warnings().date_deadline, expiry)
         run_on(-29)
