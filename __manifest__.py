@@ -28,6 +28,8 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/res_config_settings_ksef_tokens_views.xml',
         'wizard/l10n_pl_ksef_token_wizard_views.xml',
         'wizard/l10n_pl_ksef_session_wizard_views.xml',
+        'views/l10n_pl_ksef_certificate_views.xml',
+        'data/l10n_pl_ksef_certificate_cron.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -7,3 +7,5 @@ UPDATE res_company
        l10n_pl_ksef_refresh_token = NULL,
        l10n_pl_ksef_refresh_valid_until = NULL,
        l10n_pl_ksef_certificate_id = NULL;
+-- nor sign KOD II QR codes with the company's KSeF Offline certificate
+UPDATE res_company SET l10n_pl_ksef_offline_certificate_id = NULL;

@@ -10,3 +10,6 @@ from . import account_move
 from . import account_move_fa3
 from . import account_move_send
 from . import res_config_settings_ksef_tokens
+from . import certificate_certificate
+from . import res_company_ksef_certificate
+from . import res_config_settings_ksef_certificate

@@ -5,3 +5,4 @@ from . import test_i18n
 from . import test_company_ksef
 from . import test_setup_wizard
 from . import test_ksef_tokens
+from . import test_ksef_certificates
