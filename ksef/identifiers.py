@@ -1,8 +1,10 @@
-"""Checksums of the identifiers KSeF uses: NIP, KSeF number, internal ID (``NIP-NNNNN``).
+"""Checksums of the identifiers KSeF uses: NIP, PESEL, KSeF number, internal ID (``NIP-NNNNN``), and the
+shapes of a certificate fingerprint and a Peppol ID.
 
 Each ``check_*`` returns None when the value is valid, or a short English reason (stable wording,
 also used by the command line); ``is_valid_*`` are the boolean shorthands.
 """
+import datetime
 import re
 
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
@@ -15,6 +17,12 @@ _KSEF_NUMBER = re.compile(
     r'-(?P<tech>[0-9A-F]{6}-?[0-9A-F]{6})-(?P<crc>[0-9A-F]{2})$'
 )
 _INTERNAL_ID = re.compile(r'^(?P<nip>\d{10})-(?P<suffix>\d{5})$')
+_PESEL = re.compile(r'^\d{11}$')
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+# the month of a PESEL carries the century: +80 for the 1800s, +0 for the 1900s, +20 for the 2000s ...
+_PESEL_CENTURIES = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}
+_FINGERPRINT = re.compile(r'^[0-9A-F]{64}$')
+_PEPPOL_ID = re.compile(r'^P[A-Z]{2}\d{6}$')
 
 
 def normalize_nip(value):
@@ -39,6 +47,45 @@ def check_nip(nip):
 
 def is_valid_nip(nip):
     return check_nip(nip) is None
+
+
+def check_pesel(pesel):
+    """PESEL: 11 digits, a date of birth (the month carries the century) and a check digit."""
+    if not isinstance(pesel, str) or not _PESEL.match(pesel):
+        return 'a PESEL has exactly 11 digits'
+    digits = [int(c) for c in pesel]
+    control = (10 - sum(w * d for w, d in zip(_PESEL_WEIGHTS, digits)) % 10) % 10
+    if control != digits[10]:
+        return f'wrong check digit: expected {control}, found {digits[10]}'
+    month = int(pesel[2:4])
+    century = _PESEL_CENTURIES[month // 20 * 20]
+    try:
+        datetime.date(century + int(pesel[:2]), month % 20, int(pesel[4:6]))
+    except ValueError:
+        return 'the first six digits are not a date of birth'
+    return None
+
+
+def is_valid_pesel(pesel):
+    return check_pesel(pesel) is None
+
+
+def normalize_fingerprint(value):
+    """Certificate viewers show the SHA-256 fingerprint with colons or spaces, in either case."""
+    return re.sub(r'[\s:]', '', value or '').upper()
+
+
+def check_fingerprint(value):
+    """The SHA-256 fingerprint of a certificate: 64 hexadecimal characters (after normalize_fingerprint)."""
+    if not isinstance(value, str) or not _FINGERPRINT.match(value):
+        return 'a certificate fingerprint (SHA-256) has exactly 64 hexadecimal characters'
+    return None
+
+
+def check_peppol_id(value):
+    if not isinstance(value, str) or not _PEPPOL_ID.match(value):
+        return 'a Peppol ID has the form PXX000000 (P, two capital letters, six digits)'
+    return None
 
 
 def crc8(data: bytes) -> int:
