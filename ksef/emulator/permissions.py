@@ -48,6 +48,10 @@ class PermissionsMixin:
         if not 5 <= len(str(data['description'])) <= 256:
             raise bad_request(21405, VALIDATION, 'description must have 5 to 256 characters')
         _check_person_details(subject, data['subjectDetails'])
+        if 'EnforcementOperations' in permissions and not self._is_enforcement_authority(auth):
+            # accepted, then failed: the operation status says why (documented status 430)
+            return 202, {'referenceNumber': self._operation(self.clock.now(), status=(
+                430, 'Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom'))}
         for scope in permissions:
             self._record(auth, 'person', subject, scope, data['description'], False, data['subjectDetails'])
         return 202, {'referenceNumber': self._operation(self.clock.now())}
@@ -67,10 +71,17 @@ class PermissionsMixin:
                          permission.get('canDelegate'), data['subjectDetails'])
         return 202, {'referenceNumber': self._operation(self.clock.now())}
 
+    def _is_enforcement_authority(self, auth):
+        """EnforcementOperations only in the context of an enforcement authority (a test subject of that type)."""
+        subject = self.state.subjects.get(auth.context_value.split('-')[0]) or {}
+        return subject.get('subjectType') == 'EnforcementAuthority'
+
     def revoke_permission(self, request, permissionId):
+        """The common revoke; entity authorizations (self-billing ...) have their own endpoint."""
         auth = self._granting_auth(request)
         record = self.state.permission_records.get(permissionId)
-        if record is None or record['context'] != {'type': auth.context_type, 'value': auth.context_value}:
+        if record is None or record['kind'] == 'authorization' or \
+                record['context'] != {'type': auth.context_type, 'value': auth.context_value}:
             raise bad_request(21405, VALIDATION, f'Nie znaleziono uprawnienia {permissionId}.')
         del self.state.permission_records[permissionId]
         return 202, {'referenceNumber': self._operation(self.clock.now())}

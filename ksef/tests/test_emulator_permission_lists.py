@@ -76,3 +76,28 @@ def test_authorizations_and_subunits_carry_names(emulator):
     subunits = emulator.json('POST', '/permissions/query/subunits/grants', {}, token=access, expect=200)['permissions']
     assert [(s['subunitIdentifier']['value'], s['subunitName'], s['subjectPersonDetails']['firstName'])
             for s in subunits] == [(internal_id, 'Oddział Gdańsk', 'Anna')]
+
+
+def test_authorization_is_revoked_through_its_own_endpoint_only(emulator):
+    access = _owner(emulator)
+    emulator.call('POST', '/permissions/authorizations/grants', {
+        'subjectIdentifier': {'type': 'Nip', 'value': '6808208874'}, 'permission': 'TaxRepresentative',
+        'description': 'Przedstawiciel podatkowy', 'subjectDetails': {'fullName': 'Nowak Handel S.A.'}},
+        token=access, expect=202)
+    grant = emulator.json('POST', '/permissions/query/authorizations/grants', {'queryType': 'Granted'},
+                          token=access)['authorizationGrants'][0]
+    assert emulator.call('DELETE', f'/permissions/common/grants/{grant["id"]}', token=access).status_code == 400
+    emulator.call('DELETE', f'/permissions/authorizations/grants/{grant["id"]}', token=access, expect=202)
+    assert emulator.json('POST', '/permissions/query/authorizations/grants', {'queryType': 'Granted'},
+                         token=access)['authorizationGrants'] == []
+
+
+def test_enforcement_operations_outside_an_enforcement_authority_fail_with_430(emulator):
+    access = _owner(emulator)
+    operation = emulator.json('POST', '/permissions/persons/grants', {
+        'subjectIdentifier': {'type': 'Pesel', 'value': '44051401359'}, 'description': 'Egzekucja',
+        'permissions': ['InvoiceRead', 'EnforcementOperations'], 'subjectDetails': PERSON}, token=access, expect=202)
+    status = emulator.json('GET', f'/permissions/operations/{operation["referenceNumber"]}', token=access)['status']
+    assert status['code'] == 430
+    assert emulator.json('POST', '/permissions/query/persons/grants', {'queryType': 'PermissionsInCurrentContext'},
+                         token=access)['permissions'] == [], 'nothing granted'
