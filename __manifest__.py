@@ -24,6 +24,7 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/account_tax_views.xml',
         'views/product_views.xml',
         'views/res_config_settings_views.xml',
+        'views/l10n_pl_ksef_permission_wizard_views.xml',
     ],
     'post_init_hook': 'post_init_hook',
     'installable': True,

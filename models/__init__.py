@@ -9,3 +9,4 @@ from . import l10n_pl_ksef_third_party
 from . import account_move
 from . import account_move_fa3
 from . import account_move_send
+from . import res_config_settings_ksef_permissions
