@@ -143,7 +143,7 @@ class TestKsefPermissions(L10nPlKsefEmulatorCommon):
                          (internal_id, 'Oddział Kraków', 'Anna Nowak', PESEL))
         wizard = self.revoke(line)
         self.assertFalse(wizard.subunit_line_ids)
-        with self.assertRaisesRegex(UserError, 'internal ID 5265877635-00015 is not valid: wrong check digit'):
+        with self.assertRaisesRegex(UserError, 'internal ID 5265877635-00015 is not valid'):
             self.grant(grant_kind='subunit', identifier_type='Pesel', identifier=PESEL, first_name='Anna',
                        last_name='Nowak', internal_id=f'{SELLER_NIP}-00015', subunit_name='Oddział Kraków')
 
@@ -151,9 +151,9 @@ class TestKsefPermissions(L10nPlKsefEmulatorCommon):
         person = {'grant_kind': 'person', 'first_name': 'Anna', 'last_name': 'Nowak', 'invoice_read': True}
         cases = [
             (dict(person, identifier_type='Pesel', identifier='44051401358'),
-             'PESEL 44051401358 is not valid: wrong check digit'),
+             'PESEL 44051401358 is not valid'),
             (dict(person, identifier_type='Nip', identifier='5265877636'), 'NIP 5265877636 is not valid'),
-            (dict(person, identifier_type='Fingerprint', identifier='AB' * 31), 'fingerprint is not valid: .*64'),
+            (dict(person, identifier_type='Fingerprint', identifier='AB' * 31), 'fingerprint is not valid: it has exactly 64'),
             (dict(person, identifier_type='Fingerprint', identifier='AB' * 32), 'date of birth and an identity document'),
             ({'grant_kind': 'entity', 'identifier': '7740001455', 'full_name': 'Biuro Rachunkowe', 'invoice_read': True},
              'NIP 7740001455 is not valid'),

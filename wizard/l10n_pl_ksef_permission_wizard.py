@@ -77,10 +77,11 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
 
     # --- the grant form ---
     grant_kind = fields.Selection(KINDS, string="Grant to", default='person', required=True)
-    identifier_type = fields.Selection(IDENTIFIER_TYPES[:3], string="Identified by", default='Pesel',
-                                       help="A certificate with neither NIP nor PESEL is known by its SHA-256 fingerprint.")
-    authorized_identifier_type = fields.Selection([IDENTIFIER_TYPES[0], IDENTIFIER_TYPES[3]], string="Entity identified by",
-                                                  default='Nip')
+    identifier_type = fields.Selection(
+        IDENTIFIER_TYPES[:3], string="Identified by", default='Pesel',
+        help="A certificate with neither NIP nor PESEL is known by its SHA-256 fingerprint.")
+    authorized_identifier_type = fields.Selection(
+        [IDENTIFIER_TYPES[0], IDENTIFIER_TYPES[3]], string="Entity identified by", default='Nip')
     identifier = fields.Char(string="Identifier", help="NIP (10 digits), PESEL (11 digits), certificate fingerprint "
                                                        "(64 hexadecimal characters) or Peppol ID (PXX000000).")
     first_name = fields.Char(string="First name")
@@ -182,8 +183,9 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
         self._check_length('description', _("Description"))
         if self.grant_kind == 'person':
             subject = self._person_subject()
-            return 'persons', {'subjectIdentifier': subject, 'permissions': self._chosen_permissions(PERMISSION_CHECKBOXES),
-                               'description': self.description, 'subjectDetails': self._person_details(subject)}
+            return 'persons', {'subjectIdentifier': subject, 'description': self.description,
+                               'permissions': self._chosen_permissions(PERMISSION_CHECKBOXES),
+                               'subjectDetails': self._person_details(subject)}
         if self.grant_kind == 'entity':
             subject = {'type': 'Nip', 'value': self._checked_nip(self.identifier)}
             permissions = [{'type': code, 'canDelegate': self.can_delegate}
@@ -201,9 +203,9 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
     def _authorization_request(self):
         if self.authorized_identifier_type == 'PeppolId':
             value = (self.identifier or '').strip().upper()
-            problem = identifiers.check_peppol_id(value)
-            if problem:
-                raise UserError(_("The Peppol ID %(value)s is not valid: %(problem)s.", value=value, problem=problem))
+            if identifiers.check_peppol_id(value):
+                raise UserError(_("The Peppol ID %s is not valid: it has the form PXX000000 (P, two capital letters, "
+                                  "six digits).", value))
         else:
             value = self._checked_nip(self.identifier)
         if not self.authorization_permission:
@@ -226,10 +228,9 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
         kind = self.identifier_type
         if kind == 'Fingerprint':
             value = identifiers.normalize_fingerprint(self.identifier)
-            problem = identifiers.check_fingerprint(value)
-            if problem:
-                raise UserError(_("The certificate fingerprint is not valid: %s. Copy the SHA-256 fingerprint "
-                                  "of the certificate.", problem))
+            if identifiers.check_fingerprint(value):
+                raise UserError(_("The certificate fingerprint is not valid: it has exactly 64 hexadecimal "
+                                  "characters. Copy the SHA-256 fingerprint of the certificate."))
             return {'type': 'Fingerprint', 'value': value}
         if kind == 'Pesel':
             return {'type': 'Pesel', 'value': self._checked_pesel(self.identifier)}
@@ -269,16 +270,15 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
 
     def _checked_nip(self, value):
         nip = identifiers.normalize_nip(value)
-        problem = identifiers.check_nip(nip)
-        if problem:
-            raise UserError(_("The NIP %(value)s is not valid: %(problem)s.", value=value or '', problem=problem))
+        if identifiers.check_nip(nip):
+            raise UserError(_("The NIP %s is not valid: it has 10 digits, the last one a check digit.", value or ''))
         return nip
 
     def _checked_pesel(self, value):
         pesel = re.sub(r'\s', '', value or '')
-        problem = identifiers.check_pesel(pesel)
-        if problem:
-            raise UserError(_("The PESEL %(value)s is not valid: %(problem)s.", value=value or '', problem=problem))
+        if identifiers.check_pesel(pesel):
+            raise UserError(_("The PESEL %s is not valid: it has 11 digits, starts with the date of birth and ends "
+                              "with a check digit.", value or ''))
         return pesel
 
     def _checked_internal_id(self):
@@ -287,11 +287,12 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
         value = re.sub(r'\s', '', self.internal_id or '')
         if re.fullmatch(r'\d{4}', value):
             value = f'{nip}-{value}{identifiers.internal_id_check_digit(nip + value)}'
-        problem = identifiers.check_internal_id(value)
-        if problem:
-            raise UserError(_("The internal ID %(value)s is not valid: %(problem)s.", value=value, problem=problem))
+        if identifiers.check_internal_id(value):
+            raise UserError(_("The internal ID %s is not valid: it is the NIP, a hyphen and five digits, the last one "
+                              "a check digit (type only the first four digits to have it added).", value))
         if not value.startswith(f'{nip}-'):
-            raise UserError(_("The internal ID %(value)s must start with the company's NIP %(nip)s.", value=value, nip=nip))
+            raise UserError(_("The internal ID %(value)s must start with the company's NIP %(nip)s.",
+                              value=value, nip=nip))
         return value
 
 
