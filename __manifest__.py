@@ -30,6 +30,7 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'wizard/l10n_pl_ksef_session_wizard_views.xml',
         'views/l10n_pl_ksef_certificate_views.xml',
         'data/l10n_pl_ksef_certificate_cron.xml',
+        'views/l10n_pl_ksef_permission_wizard_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

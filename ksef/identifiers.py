@@ -1,9 +1,11 @@
-"""Checksums of the identifiers KSeF uses: NIP, KSeF number, internal ID (``NIP-NNNNN``), and the four kinds of
-authentication context (NIP, internal ID, NIP-VAT UE, Peppol ID).
+"""Checksums of the identifiers KSeF uses: NIP, PESEL, KSeF number, internal ID (``NIP-NNNNN``), the shapes of a
+certificate fingerprint and a Peppol ID, and the four kinds of authentication context (NIP, internal ID,
+NIP-VAT UE, Peppol ID).
 
 Each ``check_*`` returns None when the value is valid, or a short English reason (stable wording,
 also used by the command line); ``is_valid_*`` are the boolean shorthands.
 """
+import datetime
 import re
 
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
@@ -16,6 +18,12 @@ _KSEF_NUMBER = re.compile(
     r'-(?P<tech>[0-9A-F]{6}-?[0-9A-F]{6})-(?P<crc>[0-9A-F]{2})$'
 )
 _INTERNAL_ID = re.compile(r'^(?P<nip>\d{10})-(?P<suffix>\d{5})$')
+_PESEL = re.compile(r'^\d{11}$')
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+# the month of a PESEL carries the century: +80 for the 1800s, +0 for the 1900s, +20 for the 2000s ...
+_PESEL_CENTURIES = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}
+_FINGERPRINT = re.compile(r'^[0-9A-F]{64}$')
+_PEPPOL_ID = re.compile(r'^P[A-Z]{2}\d{6}$')
 
 
 def normalize_nip(value):
@@ -40,6 +48,45 @@ def check_nip(nip):
 
 def is_valid_nip(nip):
     return check_nip(nip) is None
+
+
+def check_pesel(pesel):
+    """PESEL: 11 digits, a date of birth (the month carries the century) and a check digit."""
+    if not isinstance(pesel, str) or not _PESEL.match(pesel):
+        return 'a PESEL has exactly 11 digits'
+    digits = [int(c) for c in pesel]
+    control = (10 - sum(w * d for w, d in zip(_PESEL_WEIGHTS, digits)) % 10) % 10
+    if control != digits[10]:
+        return f'wrong check digit: expected {control}, found {digits[10]}'
+    month = int(pesel[2:4])
+    century = _PESEL_CENTURIES[month // 20 * 20]
+    try:
+        datetime.date(century + int(pesel[:2]), month % 20, int(pesel[4:6]))
+    except ValueError:
+        return 'the first six digits are not a date of birth'
+    return None
+
+
+def is_valid_pesel(pesel):
+    return check_pesel(pesel) is None
+
+
+def normalize_fingerprint(value):
+    """Certificate viewers show the SHA-256 fingerprint with colons or spaces, in either case."""
+    return re.sub(r'[\s:]', '', value or '').upper()
+
+
+def check_fingerprint(value):
+    """The SHA-256 fingerprint of a certificate: 64 hexadecimal characters (after normalize_fingerprint)."""
+    if not isinstance(value, str) or not _FINGERPRINT.match(value):
+        return 'a certificate fingerprint (SHA-256) has exactly 64 hexadecimal characters'
+    return None
+
+
+def check_peppol_id(value):
+    if not isinstance(value, str) or not _PEPPOL_ID.match(value):
+        return 'a Peppol ID has the form PXX000000 (P, two capital letters, six digits)'
+    return None
 
 
 def crc8(data: bytes) -> int:
@@ -121,7 +168,6 @@ _EU_VAT = (r'ATU\d{8}|BE[01]\d{9}|BG\d{9,10}|CY\d{8}[A-Z]|CZ\d{8,10}|DE\d{9}|DK\
            r'|IE(\d{7}[A-Z]{2}|\d[A-Z0-9+*]\d{5}[A-Z])|IT\d{11}|LT(\d{9}|\d{12})|LU\d{8}|LV\d{11}|MT\d{8}'
            r'|NL[A-Z0-9+*]{12}|PT\d{9}|RO\d{2,10}|SE\d{12}|SI\d{8}|SK\d{10}|XI((\d{9}|\d{12})|(GD|HA)\d{3})')
 _NIP_VAT_UE = re.compile(rf'^(?P<nip>\d{{10}})-(?P<vat>{_EU_VAT})$')
-_PEPPOL_ID = re.compile(r'^P[A-Z]{2}\d{6}$')
 
 
 def check_nip_vat_ue(value):
@@ -131,12 +177,6 @@ def check_nip_vat_ue(value):
                'e.g. 5265877635-DE123456789'
     nip_problem = check_nip(match.group('nip'))
     return f'the NIP part is invalid: {nip_problem}' if nip_problem else None
-
-
-def check_peppol_id(value):
-    if not _PEPPOL_ID.match(value or ''):
-        return 'a Peppol ID (of a Peppol service provider) is P, two capital letters and six digits, e.g. PPL123456'
-    return None
 
 
 CONTEXT_CHECKS = {'Nip': check_nip, 'InternalId': check_internal_id, 'NipVatUe': check_nip_vat_ue,

@@ -13,3 +13,4 @@ from . import res_config_settings_ksef_tokens
 from . import certificate_certificate
 from . import res_company_ksef_certificate
 from . import res_config_settings_ksef_certificate
+from . import res_config_settings_ksef_permissions

@@ -6,3 +6,4 @@ from . import test_company_ksef
 from . import test_setup_wizard
 from . import test_ksef_tokens
 from . import test_ksef_certificates
+from . import test_ksef_permissions

@@ -47,6 +47,11 @@ class PermissionsMixin:
             raise bad_request(21405, VALIDATION, f'permissions must be some of {sorted(PERSON_SCOPES)}')
         if not 5 <= len(str(data['description'])) <= 256:
             raise bad_request(21405, VALIDATION, 'description must have 5 to 256 characters')
+        _check_person_details(subject, data['subjectDetails'])
+        if 'EnforcementOperations' in permissions and not self._is_enforcement_authority(auth):
+            # accepted, then failed: the operation status says why (documented status 430)
+            return 202, {'referenceNumber': self._operation(self.clock.now(), status=(
+                430, 'Kontekst identyfikatora nie odpowiada wymaganej roli lub uprawnieniom'))}
         for scope in permissions:
             self._record(auth, 'person', subject, scope, data['description'], False, data['subjectDetails'])
         return 202, {'referenceNumber': self._operation(self.clock.now())}
@@ -66,10 +71,17 @@ class PermissionsMixin:
                          permission.get('canDelegate'), data['subjectDetails'])
         return 202, {'referenceNumber': self._operation(self.clock.now())}
 
+    def _is_enforcement_authority(self, auth):
+        """EnforcementOperations only in the context of an enforcement authority (a test subject of that type)."""
+        subject = self.state.subjects.get(auth.context_value.split('-')[0]) or {}
+        return subject.get('subjectType') == 'EnforcementAuthority'
+
     def revoke_permission(self, request, permissionId):
+        """The common revoke; entity authorizations (self-billing ...) have their own endpoint."""
         auth = self._granting_auth(request)
         record = self.state.permission_records.get(permissionId)
-        if record is None or record['context'] != {'type': auth.context_type, 'value': auth.context_value}:
+        if record is None or record['kind'] == 'authorization' or \
+                record['context'] != {'type': auth.context_type, 'value': auth.context_value}:
             raise bad_request(21405, VALIDATION, f'Nie znaleziono uprawnienia {permissionId}.')
         del self.state.permission_records[permissionId]
         return 202, {'referenceNumber': self._operation(self.clock.now())}
@@ -97,13 +109,16 @@ class PermissionsMixin:
         return self.offset_page(request, items, largest=100)
 
     def query_person_permissions(self, request):
+        """Persons and entities (e.g. an accounting office) holding permissions in the current context; an
+        entity is told apart by its subjectEntityDetails."""
         _context, auth = self.context_of_request(request)
         self._require_permission(auth, 'CredentialsManage', 'CredentialsRead')
         data = read_json(request)
         if data.get('queryType') not in ('PermissionsInCurrentContext', 'PermissionsGrantedInCurrentContext'):
             raise bad_request(21405, VALIDATION, 'queryType is required')
         context = {'type': auth.context_type, 'value': auth.context_value}
-        records = [r for r in self.state.permission_records.values() if r['kind'] == 'person' and r['context'] == context]
+        records = [r for r in self.state.permission_records.values()
+                   if r['kind'] in ('person', 'entity') and r['context'] == context]
         wanted = data.get('authorizedIdentifier')
         if wanted:
             records = [r for r in records if r['subject'] == {'type': wanted.get('type'), 'value': wanted.get('value')}]
@@ -112,11 +127,11 @@ class PermissionsMixin:
         if data.get('permissionState') == 'Inactive':
             records = []
         page, more = self._paged(request, records)
-        return 200, {'permissions': [{
+        return 200, {'permissions': [dict({
             'id': r['id'], 'authorizedIdentifier': r['subject'], 'contextIdentifier': r['context'],
             'authorIdentifier': r['author'], 'permissionScope': r['scope'], 'description': r['description'],
-            'permissionState': 'Active', 'startDate': r['start'], 'canDelegate': r['canDelegate']} for r in page],
-            'hasMore': more}
+            'permissionState': 'Active', 'startDate': r['start'], 'canDelegate': r['canDelegate']},
+            **_subject_details(r)) for r in page], 'hasMore': more}
 
     def query_personal_permissions(self, request):
         _context, auth = self.context_of_request(request)
@@ -207,10 +222,11 @@ class PermissionsMixin:
         if wanted:
             records = [r for r in records if r['subunit'].get('value') == wanted.get('value')]
         page, more = self._paged(request, records)
-        return 200, {'permissions': [{
+        return 200, {'permissions': [dict({
             'id': r['id'], 'authorizedIdentifier': r['subject'], 'subunitIdentifier': r['subunit'],
             'authorIdentifier': r['author'], 'permissionScope': r['scope'], 'description': r['description'],
-            'subunitName': r.get('subunitName'), 'startDate': r['start']} for r in page], 'hasMore': more}
+            'subunitName': r.get('subunitName'), 'startDate': r['start']}, **_subject_details(r))
+            for r in page], 'hasMore': more}
 
     def query_authorizations(self, request):
         _context, auth = self.context_of_request(request)
@@ -227,8 +243,8 @@ class PermissionsMixin:
         return 200, {'authorizationGrants': [{
             'id': r['id'], 'authorIdentifier': r['author'], 'authorizedEntityIdentifier': r['subject'],
             'authorizingEntityIdentifier': {'type': 'Nip', 'value': r['context']['value'].split('-')[0]},
-            'authorizationScope': r['scope'], 'description': r['description'], 'startDate': r['start']}
-            for r in page], 'hasMore': more}
+            'authorizationScope': r['scope'], 'description': r['description'], 'startDate': r['start'],
+            **_subject_details(r)} for r in page], 'hasMore': more}
 
     def query_entity_roles(self, request):
         _context, auth = self.context_of_request(request)
@@ -311,6 +327,40 @@ class EuEntitiesMixin:
             'euEntityName': r.get('euEntityName') or '-', 'authorizedFingerprintIdentifier': r['subject']['value'],
             'permissionScope': r['scope'], 'description': r['description'], 'startDate': r['start']}
             for r in page], 'hasMore': more}
+
+
+_DETAILS_OF_PERSON = {'PersonByIdentifier': 'personById', 'PersonByFingerprintWithIdentifier': 'personByFpWithId',
+                      'PersonByFingerprintWithoutIdentifier': 'personByFpNoId'}
+
+
+def _check_person_details(subject, details):
+    """The subject details must fit the identifier: a certificate fingerprint goes with one of the
+    PersonByFingerprint... types, a NIP or PESEL with PersonByIdentifier (inferred from the contract's
+    descriptions of PersonPermissionSubjectDetailsType), and the details block of the type must be there."""
+    kind = details.get('subjectDetailsType') if isinstance(details, dict) else None
+    by_fingerprint = subject['type'] == 'Fingerprint'
+    if kind not in _DETAILS_OF_PERSON or by_fingerprint != kind.startswith('PersonByFingerprint'):
+        raise bad_request(21405, VALIDATION, f'subjectDetailsType {kind} does not fit a {subject["type"]} subject')
+    if by_fingerprint and not isinstance(details.get(_DETAILS_OF_PERSON[kind]), dict):
+        raise bad_request(21405, VALIDATION, f'{_DETAILS_OF_PERSON[kind]} is required for {kind}')
+
+
+def _subject_details(record):
+    """subjectEntityDetails of an entity grant, subjectPersonDetails of a person grant (when named)."""
+    details = record.get('details') or {}
+    if record['kind'] in ('entity', 'authorization'):
+        return {'subjectEntityDetails': {'subjectDetailsType': 'EntityByIdentifier',
+                                         'fullName': str(details.get('fullName', ''))[:100]}}
+    kind = details.get('subjectDetailsType')
+    person = details.get(_DETAILS_OF_PERSON.get(kind)) or {}
+    if len(person.get('firstName') or '') < 2 or len(person.get('lastName') or '') < 2:
+        return {}
+    shown = {'subjectDetailsType': kind, 'firstName': person['firstName'], 'lastName': person['lastName']}
+    if person.get('identifier'):
+        shown['personIdentifier'] = person['identifier']
+    if person.get('birthDate'):
+        shown.update(birthDate=person['birthDate'], idDocument=person.get('idDocument'))
+    return {'subjectPersonDetails': shown}
 
 
 _ROLE_OF_SUBJECT = {'EnforcementAuthority': 'EnforcementAuthority', 'VatGroup': 'VatGroupUnit',
