@@ -140,6 +140,18 @@ class L10nPlKsefEmulatorCommon(L10nPlKsefTestCommon):
             'company_id': (company or cls.company).id})
 
     @classmethod
+    def lift_rate_limits(cls, nip=SELLER_NIP, token=None, **groups):
+        """Raise the emulator's rate limits of a context (tests are not paced like a real client); ``groups``
+        override single groups, e.g. onlineSession={'perSecond': 1, 'perMinute': 1, 'perHour': 1}."""
+        from odoo.addons.l10n_pl_ksef.ksef import limits
+        from odoo.addons.l10n_pl_ksef.ksef.client import Secret
+        client = cls.emulator_client()
+        tokens = client.login_with_token('Nip', nip, Secret(token or cls.company.l10n_pl_ksef_token))
+        lifted = {group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}
+        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens),
+                    json_body={'rateLimits': lifted | groups})
+
+    @classmethod
     def emulator_client(cls):
         from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, custom_environment
         return KsefClient(custom_environment(f'{cls.base}/v2'))

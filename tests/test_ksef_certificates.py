@@ -12,8 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
 
-from odoo.addons.l10n_pl_ksef.ksef import crypto, limits
-from odoo.addons.l10n_pl_ksef.ksef.client import Secret
+from odoo.addons.l10n_pl_ksef.ksef import crypto
 
 from .common import SELLER_NIP, L10nPlKsefEmulatorCommon
 
@@ -26,10 +25,7 @@ class TestKsefCertificates(L10nPlKsefEmulatorCommon):
     def setUpClass(cls):
         super().setUpClass()
         # certificate calls share KSeF's 'other' group (30 a minute): lift it for the context, tests are not paced
-        client = cls.emulator_client()
-        tokens = client.login_with_token('Nip', SELLER_NIP, Secret(cls.company.l10n_pl_ksef_token))
-        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens), json_body={'rateLimits': {
-            group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}})
+        cls.lift_rate_limits()
 
     def login_with_seal(self):
         self.seal = self.seal_certificate(SELLER_NIP)
