@@ -22,6 +22,13 @@ LOGIN_FIELDS = {'l10n_pl_ksef_environment', 'l10n_pl_ksef_custom_url', 'l10n_pl_
                 'l10n_pl_ksef_certificate_id', 'vat'}
 FORGOTTEN_TOKENS = {'l10n_pl_ksef_access_token': False, 'l10n_pl_ksef_access_valid_until': False,
                     'l10n_pl_ksef_refresh_token': False, 'l10n_pl_ksef_refresh_valid_until': False}
+# what a valid context of each type looks like, said to users instead of the checker's English reason
+CONTEXT_FORMATS = {
+    'Nip': _lt("10 digits, the last one a check digit"),
+    'InternalId': _lt("the NIP, a hyphen and five digits, the last one a check digit (NIP-NNNNN)"),
+    'NipVatUe': _lt("the Polish NIP, a hyphen and an EU VAT number with its country prefix, e.g. 5265877635-DE123456789"),
+    'PeppolId': _lt("P, two capital letters and six digits, e.g. PPL123456"),
+}
 AUTH_STATUS_MESSAGES = {
     415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
     450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
@@ -71,12 +78,18 @@ class ResCompany(models.Model):
     @api.constrains('l10n_pl_ksef_context_type', 'l10n_pl_ksef_context_value')
     def _check_l10n_pl_ksef_context(self):
         for company in self.filtered('l10n_pl_ksef_context_value'):
-            problem = identifiers.check_context(company.l10n_pl_ksef_context_type, company.l10n_pl_ksef_context_value)
+            problem = company._l10n_pl_ksef_context_problem(company.l10n_pl_ksef_context_type,
+                                                            company.l10n_pl_ksef_context_value)
             if problem:
-                raise ValidationError(_("The KSeF context %(value)s is not a valid %(type)s: %(reason)s.",
-                                        value=company.l10n_pl_ksef_context_value,
-                                        type=dict(self._fields['l10n_pl_ksef_context_type']._description_selection(self.env))[company.l10n_pl_ksef_context_type],
-                                        reason=problem))
+                raise ValidationError(problem)
+
+    def _l10n_pl_ksef_context_problem(self, context_type, value):
+        """None, or what is wrong with a KSeF context, in the user's language."""
+        if not identifiers.check_context(context_type, value):
+            return None
+        labels = dict(self._fields['l10n_pl_ksef_context_type']._description_selection(self.env))
+        return _("The KSeF context %(value)s is not a valid %(type)s: it must be %(format)s.", value=value,
+                 type=labels.get(context_type, context_type), format=CONTEXT_FORMATS[context_type]._translate(self.env.lang))
 
     def write(self, vals):
         # cached tokens belong to one server, context and credential: a change of any of them needs a new login

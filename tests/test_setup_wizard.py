@@ -69,7 +69,7 @@ class TestKsefSetupWizard(L10nPlKsefEmulatorCommon):
         for context_type, value in (('Nip', '5265877636'), ('InternalId', f'{SELLER_NIP}-00012'),
                                     ('NipVatUe', f'{SELLER_NIP}-PL123'), ('PeppolId', 'PL123456')):
             wizard = self.wizard(entity_method='token', token='x', context_type=context_type, context_value=value)
-            with self.assertRaisesRegex(UserError, 'is not valid'):
+            with self.assertRaisesRegex(UserError, 'is not a valid'):
                 wizard.action_save_and_test()
             with self.assertRaises(ValidationError):
                 self.company.write({'l10n_pl_ksef_context_type': context_type, 'l10n_pl_ksef_context_value': value})

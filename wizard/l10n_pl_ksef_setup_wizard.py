@@ -9,7 +9,7 @@ from cryptography import x509
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..ksef import identifiers, xades
+from ..ksef import xades
 from ..ksef.errors import AuthenticationError, KsefApiError, KsefError
 from ..models.res_company_ksef import CONTEXT_TYPES, ENVIRONMENT_SELECTION, ksef_client
 
@@ -118,10 +118,9 @@ class L10nPlKsefSetupWizard(models.TransientModel):
             raise UserError(_("Enter the URL of the KSeF server."))
         if not self.context_value:
             raise UserError(_("Enter the KSeF context: the NIP (or other identifier) the company acts for."))
-        problem = identifiers.check_context(self.context_type, self.context_value)
+        problem = self.company_id._l10n_pl_ksef_context_problem(self.context_type, self.context_value)
         if problem:
-            raise UserError(_("The KSeF context %(value)s is not valid: %(reason)s.", value=self.context_value,
-                              reason=problem))
+            raise UserError(problem)
 
     def _check_certificate(self):
         certificate = self.certificate_id
