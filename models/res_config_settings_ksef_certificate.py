@@ -8,4 +8,4 @@ class ResConfigSettings(models.TransientModel):
         related='company_id.l10n_pl_ksef_offline_certificate_id', readonly=False, groups='base.group_system')
 
     def action_l10n_pl_ksef_open_certificates(self):
-        return self.env['l10n_pl_ksef.certificate.wizard']._open_for(self.company_id)
+        return self.env['l10n_pl_ksef.certificate.wizard']._l10n_pl_ksef_open(self.company_id)

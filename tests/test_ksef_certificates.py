@@ -262,7 +262,7 @@ class TestKsefCertificates(L10nPlKsefEmulatorCommon):
             'company_ids': [(6, 0, self.company.ids)],
             'groups_id': [(6, 0, [self.env.ref('account.group_account_invoice').id])]})
         with self.assertRaises(AccessError):
-            self.env['l10n_pl_ksef.certificate.wizard'].with_user(accountant)._open_for(self.company)
+            self.env['l10n_pl_ksef.certificate.wizard'].with_user(accountant)._l10n_pl_ksef_open(self.company)
         with self.assertRaises(AccessError):
             self.company.with_user(accountant).read(['l10n_pl_ksef_offline_certificate_id'])
         with self.assertRaises(AccessError):

@@ -203,7 +203,7 @@ class TestKsefPermissions(L10nPlKsefEmulatorCommon):
         with self.assertRaises(AccessError):
             Wizard.create({'company_id': self.company.id})
         with self.assertRaises(AccessError):
-            Wizard._open_for_company(self.company)
+            Wizard._l10n_pl_ksef_open(self.company)
         with self.assertRaises(AccessError):
             wizard.with_user(accountant).action_grant()
         with self.assertRaises(AccessError):

@@ -14,9 +14,9 @@ ENROLLED_TYPES = {'authentication': ['authentication'], 'offline': ['offline'],
 
 class L10nPlKsefCertificateWizard(models.TransientModel):
     _name = 'l10n_pl_ksef.certificate.wizard'
+    _inherit = ['l10n_pl_ksef.live.wizard']
     _description = "KSeF certificates"
 
-    company_id = fields.Many2one('res.company', required=True, readonly=True, default=lambda self: self.env.company)
     can_request = fields.Boolean(string="Can request a certificate", readonly=True)
     enrollments_remaining = fields.Integer(string="Requests left", readonly=True)
     enrollments_limit = fields.Integer(string="Requests limit", readonly=True)
@@ -36,17 +36,7 @@ class L10nPlKsefCertificateWizard(models.TransientModel):
     key_type = fields.Selection([('ec', 'EC P-256 (recommended)'), ('rsa', 'RSA 2048')], string="Key type",
                                 default='ec', required=True)
 
-    @api.model
-    def _open_for(self, company):
-        wizard = self.create({'company_id': company.id})
-        wizard._load_from_ksef()
-        return wizard._reopen()
-
-    def _reopen(self):
-        return {'type': 'ir.actions.act_window', 'name': _("KSeF certificates"), 'res_model': self._name,
-                'res_id': self.id, 'view_mode': 'form', 'target': 'new'}
-
-    def _load_from_ksef(self):
+    def _load_lines(self):
         self.ensure_one()
         limits, certificates = self.company_id._l10n_pl_ksef_run(
             lambda client, tokens: (client.certificate_limits(tokens), client.certificates(tokens)))
@@ -66,7 +56,7 @@ class L10nPlKsefCertificateWizard(models.TransientModel):
         })
 
     def action_refresh(self):
-        self._load_from_ksef()
+        self._load_lines()
         self.message = False
         return self._reopen()
 
@@ -87,7 +77,7 @@ class L10nPlKsefCertificateWizard(models.TransientModel):
                 problems.append(_("The %(type)s certificate was not enrolled: %(error)s", error=error.args[0],
                                   type=self.env['certificate.certificate']._l10n_pl_ksef_type_label(ksef_type)))
         messages = [company._l10n_pl_ksef_use_certificate(certificate) for certificate in enrolled]
-        self._load_from_ksef()
+        self._load_lines()
         self.message = '\n'.join(messages + problems)
         return self._reopen()
 
@@ -126,7 +116,7 @@ class L10nPlKsefCertificateWizardLine(models.TransientModel):
         self.write({'status': 'Revoked', 'key_in_odoo': False})
         try:
             with self.env.cr.savepoint():
-                wizard._load_from_ksef()
+                wizard._load_lines()
         except UserError:
             pass   # the revoked certificate was the company's login: the message says to choose another one
         wizard.message = message

@@ -5,7 +5,7 @@ administrators (internal ID NIP-NNNNN), and revocation."""
 import datetime
 import re
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.translate import LazyTranslate
 
@@ -60,9 +60,9 @@ OPERATION_FAILURES = {
 
 class L10nPlKsefPermissionWizard(models.TransientModel):
     _name = 'l10n_pl_ksef.permission.wizard'
+    _inherit = ['l10n_pl_ksef.live.wizard']
     _description = "KSeF permissions"
 
-    company_id = fields.Many2one('res.company', string="Company", required=True, default=lambda self: self.env.company)
     ksef_context = fields.Char(string="KSeF context", readonly=True)
     result_message = fields.Char(string="Result", readonly=True)
     line_ids = fields.One2many('l10n_pl_ksef.permission.wizard.line', 'wizard_id', string="Permissions")
@@ -111,16 +111,6 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
         string="Internal ID", help="The subunit's identifier NIP-NNNNN; type only its four-digit number (e.g. 0001) "
                                    "and the check digit is added.")
     subunit_name = fields.Char(string="Subunit name")
-
-    @api.model
-    def _open_for_company(self, company):
-        wizard = self.create({'company_id': company.id})
-        wizard._load_lines()
-        return wizard._reopen()
-
-    def _reopen(self):
-        return {'type': 'ir.actions.act_window', 'name': _("KSeF permissions"), 'res_model': self._name,
-                'res_id': self.id, 'view_mode': 'form', 'target': 'new'}
 
     def action_refresh(self):
         self.ensure_one()

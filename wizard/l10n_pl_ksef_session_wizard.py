@@ -1,6 +1,6 @@
 """Active KSeF authentication sessions of the company's context, listed live from KSeF and ended from Odoo
 (ending one stops its refresh token; access tokens already issued work until they expire)."""
-from odoo import Command, _, api, fields, models
+from odoo import Command, _, fields, models
 
 from ..models.res_company_ksef import FORGOTTEN_TOKENS
 from .l10n_pl_ksef_token_wizard import ksef_moment
@@ -8,23 +8,11 @@ from .l10n_pl_ksef_token_wizard import ksef_moment
 
 class L10nPlKsefSessionWizard(models.TransientModel):
     _name = 'l10n_pl_ksef.session.wizard'
+    _inherit = ['l10n_pl_ksef.live.wizard']
     _description = "KSeF login sessions"
 
-    company_id = fields.Many2one('res.company', string="Company", required=True, readonly=True,
-                                 default=lambda self: self.env.company)
     line_ids = fields.One2many('l10n_pl_ksef.session.wizard.line', 'wizard_id', string="Active KSeF login sessions")
     notice = fields.Char(string="Notice", readonly=True)
-
-    @api.model
-    def _l10n_pl_ksef_open(self, company):
-        wizard = self.create({'company_id': company.id})
-        wizard._load_lines()
-        return wizard._reopen()
-
-    def _reopen(self):
-        self.ensure_one()
-        return {'type': 'ir.actions.act_window', 'name': _("KSeF login sessions"), 'res_model': self._name,
-                'res_id': self.id, 'view_mode': 'form', 'target': 'new'}
 
     def _load_lines(self):
         self.ensure_one()

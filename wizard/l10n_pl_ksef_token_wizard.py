@@ -33,10 +33,9 @@ def ksef_moment(text):
 
 class L10nPlKsefTokenWizard(models.TransientModel):
     _name = 'l10n_pl_ksef.token.wizard'
+    _inherit = ['l10n_pl_ksef.live.wizard']
     _description = "KSeF tokens"
 
-    company_id = fields.Many2one('res.company', string="Company", required=True, readonly=True,
-                                 default=lambda self: self.env.company)
     line_ids = fields.One2many('l10n_pl_ksef.token.wizard.line', 'wizard_id', string="Tokens in KSeF")
     state = fields.Selection([('manage', "Manage"), ('shown', "New token shown")], default='manage', required=True)
     notice = fields.Char(string="Notice", readonly=True)
@@ -55,17 +54,6 @@ class L10nPlKsefTokenWizard(models.TransientModel):
     # the one deliberate display of a secret: kept only until the user leaves the "shown once" step
     token = fields.Char(string="New KSeF token", readonly=True, groups='base.group_system')
     token_reference = fields.Char(string="New token reference", readonly=True)
-
-    @api.model
-    def _l10n_pl_ksef_open(self, company):
-        wizard = self.create({'company_id': company.id})
-        wizard._load_lines()
-        return wizard._reopen()
-
-    def _reopen(self):
-        self.ensure_one()
-        return {'type': 'ir.actions.act_window', 'name': _("KSeF tokens"), 'res_model': self._name,
-                'res_id': self.id, 'view_mode': 'form', 'target': 'new'}
 
     def _own_token_reference(self):
         """The reference of the token the company logs in with: a KSeF token starts with its reference number
