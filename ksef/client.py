@@ -393,8 +393,13 @@ class KsefClient:
 
     # --- batch sessions ------------------------------------------------------------------------------
 
-    def send_batch(self, tokens, files, part_size=100_000_000, offline=False, compression='Zip', workdir=None):
+    def send_batch(self, tokens, files, part_size=100_000_000, offline=False, compression='Zip', workdir=None,
+                   on_open=None):
         """files: iterable of (name, FA(3) bytes) -> session reference.
+
+        ``on_open(reference)`` is called as soon as KSeF opened the session, before any part is uploaded, so a
+        caller can record the reference durably: after a crash it reconciles through that session instead of
+        sending the invoices a second time.
 
         The archive (ZIP, or tar.gz) is written to a temporary file, never held in memory; it is split into
         parts of at most part_size bytes (KSeF: 100 MB before encryption), each encrypted separately with the
@@ -431,6 +436,8 @@ class KsefClient:
                                      'batchFile': {'fileSize': size, 'fileHash': crypto.b64(digest.digest()),
                                                    'compressionType': compression, 'fileParts': declared}}).json()
             opened = self._with_fresh_keys(open_)
+            if on_open is not None:
+                on_open(opened['referenceNumber'])
             requests_by_number = {r['ordinalNumber']: r for r in opened['partUploadRequests']}
             for number, chunk in enumerate(parts(), 1):
                 upload = requests_by_number[number]

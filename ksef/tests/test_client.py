@@ -162,7 +162,9 @@ def test_batch_send_and_reading_back(emulator):
     client = client_for(app, base)
     tokens = client.login_with_token('Nip', SELLER, token_for(base))
     files = [(f'{i}.xml', fa3.build(samples.ten_line_invoice(i))) for i in range(25)]
-    reference = client.send_batch(tokens, files, part_size=20_000)
+    opened = []
+    reference = client.send_batch(tokens, files, part_size=20_000, on_open=opened.append)
+    assert opened == [reference], "the reference is known before the parts are uploaded"
     statuses = client.session_invoices(tokens, reference, page_size=10)
     assert len(statuses) == 25 and {s['status']['code'] for s in statuses} == {200}
     buyer = client_for(app, base).login_with_token('Nip', samples.BUYER_NIP, token_for(base, samples.BUYER_NIP))
