@@ -1,10 +1,28 @@
-from odoo import api, models
+from odoo import _, api, models
+from odoo.exceptions import UserError
 
 EDI_KEY = 'l10n_pl_ksef'
 
 
 class AccountMoveSend(models.AbstractModel):
     _inherit = 'account.move.send'
+
+    @api.model
+    def _get_all_extra_edis(self) -> dict:
+        # EXTENDS 'account'
+        extra_edis = super()._get_all_extra_edis()
+        extra_edis[EDI_KEY] = {
+            'label': _("Send to KSeF"),
+            'is_applicable': self._l10n_pl_ksef_is_applicable,
+            'help': _("Send the FA(3) invoice to KSeF, the Polish national e-invoicing system."),
+        }
+        return extra_edis
+
+    @api.model
+    def _l10n_pl_ksef_is_applicable(self, move):
+        """On by default for the invoices of Polish companies connected to KSeF that KSeF does not hold yet."""
+        move = move._origin
+        return bool(move._l10n_pl_ksef_to_send()) and move.company_id._l10n_pl_ksef_is_configured()
 
     @api.model
     def _get_alerts(self, moves, moves_data):
@@ -20,3 +38,23 @@ class AccountMoveSend(models.AbstractModel):
                 alert = dict(alert, level='warning' if alert['level'] == 'danger' else alert['level'])
             alerts[key] = alert
         return alerts
+
+    @api.model
+    def _call_web_service_before_invoice_pdf_render(self, invoices_data):
+        # EXTENDS 'account': KSeF first, so the PDF can carry the KSeF number; never raises (the batch wizard runs
+        # this in a cron): problems become the invoice's error, shown or posted in the chatter by account
+        super()._call_web_service_before_invoice_pdf_render(invoices_data)
+        moves = self.env['account.move'].browse(
+            [move.id for move, data in invoices_data.items() if EDI_KEY in data.get('extra_edis', ())])
+        moves = moves._l10n_pl_ksef_to_send()
+        if not moves:
+            return
+        try:
+            documents, problems = moves._l10n_pl_ksef_send_now()
+        except UserError as error:   # e.g. no FA(3) schema on the server: nothing was queued
+            documents, problems = self.env['l10n_pl_ksef.document'], {move: [error.args[0]] for move in moves}
+        for move, messages in problems.items():
+            invoices_data[move]['error'] = {'error_title': _("Not sent to KSeF:"), 'errors': [str(m) for m in messages]}
+        for document in documents.filtered(lambda d: d.state == 'rejected'):
+            invoices_data[document.move_id]['error'] = {
+                'error_title': _("KSeF rejected the invoice:"), 'errors': (document.message or '').splitlines()}

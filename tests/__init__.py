@@ -7,3 +7,4 @@ from . import test_setup_wizard
 from . import test_ksef_tokens
 from . import test_ksef_certificates
 from . import test_ksef_permissions
+from . import test_ksef_sending

@@ -85,12 +85,13 @@ class L10nPlKsefEmulatorCommon(L10nPlKsefTestCommon):
     with a KSeF token of its own NIP (InvoiceWrite, InvoiceRead, CredentialsManage, CredentialsRead)."""
 
     token_permissions = ('InvoiceWrite', 'InvoiceRead', 'CredentialsManage', 'CredentialsRead')
+    emulator_options = {'auth_delay': 0}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
-        cls.emulator = emulator_thread(auth_delay=0)
+        cls.emulator = emulator_thread(**cls.emulator_options)
         cls.app, cls.base = cls.emulator.__enter__()
         cls.addClassCleanup(cls.emulator.__exit__, None, None, None)
         cls.company.write({'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{cls.base}/v2',

@@ -1,0 +1,195 @@
+"""An invoice's life in KSeF: queued as a frozen FA(3) document, sent, accepted with its KSeF number and UPO or
+rejected with the reason; the summary state, the banner, the buttons, and the lock on what KSeF holds."""
+import datetime
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..ksef import fa3
+
+# Summary of the invoice's latest outbound KSeF document (documents hold the detail and the history):
+#   (none) --Send--> to_send --> sending/sent --> accepted
+#                                   |                 (no way back: changes go through a credit note, KOR)
+#                                   +--> rejected --(fix, Send)--> to_send ...
+KSEF_STATES = [('to_send', 'To send'), ('sent', 'Sent'), ('accepted', 'Accepted'), ('rejected', 'Rejected')]
+DOCUMENT_TO_MOVE_STATE = {'to_send': 'to_send', 'sending': 'sent', 'sent': 'sent', 'accepted': 'accepted',
+                          'rejected': 'rejected'}
+# what KSeF holds of an accepted invoice: never changed in Odoo once it is there
+KSEF_HELD_FIELDS = {'partner_id', 'invoice_date', 'invoice_date_due', 'currency_id', 'invoice_line_ids', 'name',
+                    'l10n_pl_ksef_third_party_ids', 'invoice_payment_term_id', 'delivery_date', 'partner_bank_id',
+                    'journal_id', 'move_type'}
+
+
+class AccountMove(models.Model):
+    _inherit = 'account.move'
+
+    l10n_pl_ksef_document_ids = fields.One2many(
+        'l10n_pl_ksef.document', 'move_id', string="KSeF attempts", domain=[('direction', '=', 'out')], copy=False)
+    l10n_pl_ksef_state = fields.Selection(
+        KSEF_STATES, string="KSeF", compute='_compute_l10n_pl_ksef_state', store=True, tracking=True, copy=False,
+        index='btree_not_null', help="Where the invoice stands in KSeF, from its latest attempt.")
+    l10n_pl_ksef_acquisition_date = fields.Datetime(
+        string="KSeF acquisition date", copy=False, readonly=True,
+        help="When KSeF assigned the KSeF number: for KSeF, the date the invoice was issued.")
+    l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_state', store=True, string="KSeF message")
+    l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_state', string="UPO")
+
+    @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
+    def _compute_l10n_pl_ksef_state(self):
+        for move in self:
+            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
+            move.l10n_pl_ksef_state = DOCUMENT_TO_MOVE_STATE.get(latest.state, False)
+            move.l10n_pl_ksef_message = latest.message if latest.state in ('to_send', 'rejected') else False
+            move.l10n_pl_ksef_upo_id = latest.upo_attachment_id if latest.state == 'accepted' else False
+
+    # --- queueing --------------------------------------------------------------------------------------
+
+    def _l10n_pl_ksef_to_send(self):
+        """The invoices of ``self`` that must go to KSeF now: posted, Polish, not yet in KSeF nor on their way."""
+        return self.filtered(lambda m: m.state == 'posted' and m.l10n_pl_ksef_applicable
+                             and m.l10n_pl_ksef_state in (False, 'rejected'))
+
+    def _l10n_pl_ksef_enqueue(self, commit=True):
+        """Freeze the FA(3) file of every invoice ready for KSeF as a document to send, and commit it (unless
+        the caller's transaction must stay whole, as when posting).
+        Returns (documents, {move: [problems]}) — an invoice with problems stays out of the queue."""
+        moves = self._l10n_pl_ksef_to_send()
+        problems = moves._l10n_pl_ksef_blocking_problems()
+        ready = moves.filtered(lambda m: m not in problems)
+        created_at = fields.Datetime.now().replace(tzinfo=datetime.timezone.utc)
+        documents = self.env['l10n_pl_ksef.document']
+        for move, invoice in ready._l10n_pl_ksef_get_fa3_invoices(created_at).items():
+            errors = fa3.errors(move._l10n_pl_ksef_fa3_problems(invoice))
+            if errors:
+                problems[move] = [move._l10n_pl_ksef_format_problem(p).striptags() for p in errors]
+                continue
+            documents |= documents._l10n_pl_ksef_create_outbound(move, fa3.build(invoice))
+        if commit:
+            documents._l10n_pl_ksef_commit()   # the outbox is durable before any network call
+        return documents, problems
+
+    def _l10n_pl_ksef_blocking_problems(self):
+        """{move: [message]} of the checks that stop an invoice from being sent (collected as data). The checks
+        run once for all; only when something blocks are they run per invoice, to tell which."""
+        def blocking(moves):
+            return [alert['message'] for alert in moves._l10n_pl_ksef_check_invoices().values()
+                    if alert['level'] == 'danger']
+        if not blocking(self):
+            return {}
+        return {move: messages for move in self if (messages := blocking(move))}
+
+    def _l10n_pl_ksef_send_now(self):
+        """Queue, send and ask once for the outcome: what a click on "Send to KSeF" does."""
+        documents, problems = self._l10n_pl_ksef_enqueue()
+        for company in documents.company_id:
+            company_documents = documents.filtered(lambda d: d.company_id == company).with_company(company)
+            company_documents._l10n_pl_ksef_send()
+            sent = company_documents.filtered(lambda d: d.state in ('sent', 'sending'))
+            if sent:
+                try:
+                    sent._l10n_pl_ksef_update_status()
+                except UserError:
+                    pass   # the status job follows up
+        self.env['l10n_pl_ksef.document']._l10n_pl_ksef_plan_next_runs()
+        return documents, problems
+
+    def _post(self, soft=True):
+        posted = super()._post(soft)
+        automatic = posted.filtered(lambda m: m.company_id.l10n_pl_ksef_send_on_post)._l10n_pl_ksef_to_send()
+        if automatic:
+            documents, problems = automatic._l10n_pl_ksef_enqueue(commit=False)
+            for move, messages in problems.items():
+                move.message_post(body=_("Not queued for KSeF, to fix first: %s", '; '.join(map(str, messages))))
+            if documents:
+                self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_send')._trigger()
+        return posted
+
+    # --- outcomes (called by the documents) ------------------------------------------------------------
+
+    def _l10n_pl_ksef_accepted(self, document):
+        self.ensure_one()
+        self.write({'l10n_pl_ksef_number': document.ksef_number,
+                    'l10n_pl_ksef_acquisition_date': document.acquisition_date})
+        if document.status_code == 440:
+            body = _("KSeF already held this invoice: its KSeF number %s is kept (no second submission).",
+                     document.ksef_number)
+        else:
+            body = _("Accepted by KSeF with number %(number)s (acquired %(date)s UTC).", number=document.ksef_number,
+                     date=fields.Datetime.to_string(document.acquisition_date))
+        attachments = document.attachment_id | document.upo_attachment_id
+        self.with_context(no_new_invoice=True).message_post(body=body, attachment_ids=attachments.ids)
+
+    def _l10n_pl_ksef_rejected(self, document):
+        self.ensure_one()
+        self.with_context(no_new_invoice=True).message_post(body=Markup("%s<br/>%s") % (
+            _("KSeF rejected the invoice (code %s). Fix it and send it again:", document.status_code),
+            Markup('<br/>').join(document.message.splitlines())))
+
+    # --- actions --------------------------------------------------------------------------------------
+
+    def action_l10n_pl_ksef_send(self):
+        moves = self._l10n_pl_ksef_to_send()
+        if not moves:
+            raise UserError(_("Nothing to send: only posted invoices of Polish companies that KSeF does not hold yet "
+                              "(or rejected) can be sent."))
+        documents, problems = moves._l10n_pl_ksef_send_now()
+        if problems and not documents:
+            raise UserError(_("Nothing was sent to KSeF:\n%s", _problem_lines(problems)))
+        return self._l10n_pl_ksef_outcome_notification(documents, problems)
+
+    def _l10n_pl_ksef_outcome_notification(self, documents, problems):
+        counts = {state: len(documents.filtered(lambda d, s=state: d.state == s)) for state in
+                  ('accepted', 'sent', 'sending', 'to_send', 'rejected')}
+        message = _("Accepted: %(accepted)s, waiting for KSeF: %(waiting)s, queued: %(queued)s, rejected: %(rejected)s.",
+                    accepted=counts['accepted'], waiting=counts['sent'] + counts['sending'], queued=counts['to_send'],
+                    rejected=counts['rejected'])
+        if problems:
+            message += '\n' + _("Not sent, to fix first:\n%s", _problem_lines(problems))
+        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
+            'type': 'warning' if problems or counts['rejected'] else 'success', 'title': _("Sent to KSeF"),
+            'message': message, 'sticky': bool(problems or counts['rejected']),
+            'next': {'type': 'ir.actions.client', 'tag': 'soft_reload'}}}
+
+    def action_l10n_pl_ksef_refresh_status(self):
+        documents = self.l10n_pl_ksef_document_ids.filtered(lambda d: d.state in ('sent', 'sending'))
+        for company in documents.company_id:
+            documents.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_update_status()
+        return {'type': 'ir.actions.client', 'tag': 'soft_reload'}
+
+    def action_l10n_pl_ksef_download_upo(self):
+        self.ensure_one()
+        document = self.l10n_pl_ksef_document_ids.filtered(lambda d: d.state == 'accepted')[:1]
+        if not document:
+            raise UserError(_("The invoice has no UPO: KSeF has not accepted it."))
+        return document.action_l10n_pl_ksef_download_upo()
+
+    # --- what KSeF holds stays as it is -----------------------------------------------------------------
+
+    @api.depends('l10n_pl_ksef_state')
+    def _compute_show_reset_to_draft_button(self):
+        super()._compute_show_reset_to_draft_button()
+        for move in self:
+            if move.l10n_pl_ksef_state in ('accepted', 'sent'):
+                move.show_reset_to_draft_button = False
+
+    def button_draft(self):
+        held = self.filtered(lambda m: m.l10n_pl_ksef_state in ('accepted', 'sent'))
+        if held:
+            raise UserError(_("%s is in KSeF (or on its way): it cannot go back to draft. Correct it with a credit "
+                              "note (faktura korygująca).", ', '.join(held.mapped('name'))))
+        return super().button_draft()
+
+    def write(self, vals):
+        if KSEF_HELD_FIELDS & set(vals) and not self.env.context.get('l10n_pl_ksef_allow_held_change'):
+            held = self.filtered(lambda m: m.l10n_pl_ksef_state == 'accepted')
+            if held:
+                raise UserError(_("%s is accepted by KSeF: what KSeF holds (parties, dates, lines, amounts) cannot "
+                                  "change. Issue a credit note (faktura korygująca) instead.",
+                                  ', '.join(held.mapped('name'))))
+        return super().write(vals)
+
+
+def _problem_lines(problems):
+    return '\n'.join(f'- {move.name}: {"; ".join(str(m) for m in messages)}' for move, messages in problems.items())

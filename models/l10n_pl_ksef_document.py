@@ -1,0 +1,102 @@
+"""One record per attempt to send an invoice to KSeF (and, later, per invoice received from it): the frozen FA(3)
+file and its hash, the references KSeF gave, the outcome. The outbox: the XML and its hash are committed before
+any network call, so after a crash we always know what was tried and reconcile by the hash, never by resending."""
+import base64
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..ksef import crypto
+
+
+class L10nPlKsefDocument(models.Model):
+    _name = 'l10n_pl_ksef.document'
+    _description = "KSeF document"
+    _order = 'id desc'
+    _check_company_auto = True
+    _rec_name = 'display_name'
+
+    direction = fields.Selection([('out', 'Sent'), ('in', 'Received')], required=True, default='out', index=True)
+    move_id = fields.Many2one('account.move', string="Invoice", index=True, ondelete='cascade', check_company=True)
+    company_id = fields.Many2one('res.company', required=True, index=True, default=lambda self: self.env.company)
+    # Outbound states (the sender and the status job move documents along these arrows only):
+    #
+    #   to_send --(locked, marked before the HTTP call)--> sending --(KSeF gave the invoice reference)--> sent
+    #      ^                                                  |                                            |
+    #      |   (crash or timeout: reconciled by the frozen     |                                            v
+    #      +---- hash in the session's invoice list; resent    |                          accepted (200, or 440
+    #            only when KSeF holds no such invoice) --------+                          duplicate adopted)
+    #      ^                                                                                      | rejected (4xx)
+    #      +--- 5xx, 550, unavailable, 429: retried at retry_at (the same document, same XML) ----+
+    #
+    # A new attempt (after a fix) is a new document: rejected documents stay as the record of what KSeF refused.
+    state = fields.Selection([
+        ('to_send', 'To send'),
+        ('sending', 'Sending'),
+        ('sent', 'Sent, waiting for KSeF'),
+        ('accepted', 'Accepted'),
+        ('rejected', 'Rejected'),
+        ('cancelled', 'Cancelled'),
+    ], required=True, default='to_send', index=True, copy=False)
+    attachment_id = fields.Many2one('ir.attachment', string="FA(3) file", readonly=True, copy=False)
+    xml_hash = fields.Char(string="SHA-256 of the FA(3) file", readonly=True, index='btree_not_null',
+                           help="Base64 SHA-256 of the XML exactly as sent: how KSeF and we recognise the invoice.")
+    session_type = fields.Selection([('online', 'Online session'), ('batch', 'Batch session')], readonly=True)
+    session_reference = fields.Char(string="Session reference", readonly=True, index='btree_not_null')
+    invoice_reference = fields.Char(string="Invoice reference", readonly=True)
+    sent_at = fields.Datetime(string="Sent at", readonly=True)
+    ksef_number = fields.Char(string="KSeF number", readonly=True, index='btree_not_null')
+    acquisition_date = fields.Datetime(string="Acquisition date", readonly=True,
+                                       help="When KSeF assigned the KSeF number: the legal date of issue in KSeF.")
+    permanent_storage_date = fields.Datetime(string="Stored permanently", readonly=True)
+    invoicing_mode = fields.Selection([('online', 'Online'), ('offline', 'Offline')], readonly=True)
+    upo_attachment_id = fields.Many2one('ir.attachment', string="UPO", readonly=True, copy=False)
+    status_code = fields.Integer(string="KSeF status code", readonly=True)
+    message = fields.Text(string="KSeF message", readonly=True)
+    retry_at = fields.Datetime(string="Retry at", readonly=True, index='btree_not_null')
+    attempts = fields.Integer(readonly=True, default=0)
+    outcome_unknown = fields.Boolean(readonly=True, help="KSeF gave no answer to the sending: the status job "
+                                                        "looks the invoice up by its hash before anything is sent again.")
+
+    @api.depends('move_id', 'state')
+    def _compute_display_name(self):
+        labels = dict(self._fields['state']._description_selection(self.env))
+        for document in self:
+            document.display_name = f"{document.move_id.name or '/'} ({labels.get(document.state, '')})"
+
+    @api.ondelete(at_uninstall=False)
+    def _never_unlink_accepted_or_in_flight(self):
+        if any(document.state in ('sending', 'sent', 'accepted') for document in self):
+            raise UserError(_("A KSeF document that was sent or accepted is part of the legal record and cannot be "
+                              "deleted."))
+
+    # --- the outbox ----------------------------------------------------------------------------------
+
+    @api.model
+    def _l10n_pl_ksef_create_outbound(self, move, xml):
+        """Freeze the FA(3) bytes of ``move`` as a new document to send, with its hash."""
+        attachment = self.env['ir.attachment'].create({
+            'name': move._l10n_pl_ksef_fa3_filename(), 'raw': xml, 'mimetype': 'application/xml',
+            'res_model': 'account.move', 'res_id': move.id, 'company_id': move.company_id.id,
+        })
+        return self.create({'move_id': move.id, 'company_id': move.company_id.id, 'attachment_id': attachment.id,
+                            'xml_hash': crypto.sha256_b64(xml)})
+
+    def _l10n_pl_ksef_xml(self):
+        self.ensure_one()
+        return base64.b64decode(self.attachment_id.with_context(bin_size=False).datas)
+
+    def _l10n_pl_ksef_lock(self, states):
+        """The documents of ``self`` in ``states`` that no other worker holds, locked for this transaction."""
+        if not self:
+            return self
+        self.env.flush_all()
+        self.env.cr.execute("""
+            SELECT id FROM l10n_pl_ksef_document
+             WHERE id IN %s AND state IN %s
+             ORDER BY id
+               FOR UPDATE SKIP LOCKED
+        """, (tuple(self.ids), tuple(states)))
+        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
+        locked.invalidate_recordset()
+        return locked

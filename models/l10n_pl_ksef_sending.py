@@ -1,0 +1,295 @@
+"""Sending frozen FA(3) documents to KSeF and following them to their outcome.
+
+Rules that make it safe: documents are locked (SKIP LOCKED) and marked ``sending`` before any HTTP call and the
+mark is committed; every reference KSeF gives is committed at once; an unknown outcome (timeout, crash) leaves the
+document ``sending`` until the session's invoice list says, by the frozen hash, whether KSeF holds it. Nothing is
+ever sent twice: a document goes back to ``to_send`` only when KSeF certainly does not hold it."""
+import base64
+import datetime
+import logging
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..ksef.errors import (AuthenticationError, KsefApiError, KsefError, RateLimitError, UnavailableError,
+                           UnknownOutcomeError)
+
+_logger = logging.getLogger(__name__)
+
+PROCESSING = (100, 150)
+RESEND = (405, 500, 550)          # cancelled by KSeF (session error, unknown, system): the same file may go again
+UNAVAILABLE_RETRY = datetime.timedelta(minutes=5)
+LOGIN_RETRY = datetime.timedelta(hours=1)
+RECONCILE_AFTER = datetime.timedelta(minutes=2)   # a 'sending' document older than this lost its worker
+STATUS_POLL = datetime.timedelta(seconds=20)
+SESSION_MAX = 10_000                              # invoices KSeF takes in one session
+
+
+class L10nPlKsefDocument(models.Model):
+    _inherit = 'l10n_pl_ksef.document'
+
+    # --- sending -------------------------------------------------------------------------------------
+
+    def _l10n_pl_ksef_send(self):
+        """Send the documents of one company that are still to send; the caller committed them."""
+        company = self.company_id
+        company.ensure_one()
+        documents = self._l10n_pl_ksef_lock(['to_send'])
+        if not documents:
+            return documents
+        documents.write({'state': 'sending', 'sent_at': fields.Datetime.now(), 'retry_at': False,
+                         'session_reference': False, 'invoice_reference': False, 'outcome_unknown': False})
+        self.env.cr.execute("UPDATE l10n_pl_ksef_document SET attempts = attempts + 1 WHERE id IN %s",
+                            (tuple(documents.ids),))
+        documents.invalidate_recordset(['attempts'])
+        self._l10n_pl_ksef_commit()   # the row locks end here; the state 'sending' keeps other workers away
+        client = company._l10n_pl_ksef_client()
+        try:
+            tokens = company.sudo()._l10n_pl_ksef_tokens(client)
+            if len(documents) > company.l10n_pl_ksef_batch_threshold:
+                documents._l10n_pl_ksef_send_batch(client, tokens)
+            else:
+                documents._l10n_pl_ksef_send_online(client, tokens)
+        except (UserError, AuthenticationError) as error:
+            documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, _("KSeF login failed: %s", _error_text(error)))
+        except RateLimitError as error:
+            documents._l10n_pl_ksef_not_sent(datetime.timedelta(seconds=error.retry_after), _(
+                "KSeF asked to wait %s seconds (rate limit); sending resumes then.", round(error.retry_after)))
+        except UnknownOutcomeError as error:
+            # whatever may have reached KSeF stays 'sending' for the status job to reconcile by its hash
+            documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _("No answer from KSeF: %s", _error_text(error)))
+        except (UnavailableError, KsefError) as error:
+            documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _("KSeF is unavailable: %s", _error_text(error)))
+        self._l10n_pl_ksef_commit()
+        return documents
+
+    def _l10n_pl_ksef_not_sent(self, delay, message):
+        """Back to the queue the documents KSeF certainly did not receive (no invoice reference, and no batch
+        session that may hold them), to be retried after ``delay``."""
+        waiting = self.filtered(lambda d: d.state == 'sending' and not d.invoice_reference and not d.outcome_unknown
+                                and not (d.session_type == 'batch' and d.session_reference))
+        waiting.write({'state': 'to_send', 'retry_at': fields.Datetime.now() + delay, 'message': message,
+                       'session_reference': False, 'session_type': False})
+        return waiting
+
+    def _l10n_pl_ksef_send_online(self, client, tokens):
+        session = client.open_online_session(tokens)
+        self.write({'session_type': 'online', 'session_reference': session.reference_number})
+        self._l10n_pl_ksef_commit()
+        try:
+            for document in self:
+                document._l10n_pl_ksef_send_one(client, tokens, session)
+        finally:
+            try:
+                client.close_online_session(tokens, session.reference_number)
+            except KsefError as error:   # the session also closes by itself after 12 hours
+                _logger.info("KSeF online session %s not closed: %s", session.reference_number, error)
+
+    def _l10n_pl_ksef_send_one(self, client, tokens, session):
+        try:
+            sent = client.send_invoice(tokens, session, self._l10n_pl_ksef_xml())
+        except UnknownOutcomeError:
+            _logger.warning("KSeF document %s: no answer to the sending; reconciled later by its hash", self.id)
+            self.outcome_unknown = True
+        except KsefApiError as error:
+            if isinstance(error, (RateLimitError, UnavailableError, AuthenticationError)):
+                raise   # nothing of this document reached KSeF; the caller requeues the rest
+            self._l10n_pl_ksef_rejected(error.code or error.status, _error_text(error))
+        else:
+            self.write({'state': 'sent', 'invoice_reference': sent.reference_number})
+        self._l10n_pl_ksef_commit()
+
+    def _l10n_pl_ksef_send_batch(self, client, tokens):
+        def remember(reference):
+            self.write({'session_type': 'batch', 'session_reference': reference})
+            self._l10n_pl_ksef_commit()
+        files = ((document._l10n_pl_ksef_batch_name(), document._l10n_pl_ksef_xml()) for document in self)
+        try:
+            client.send_batch(tokens, files, on_open=remember)
+        except UnknownOutcomeError:
+            raise
+        except KsefApiError as error:
+            if not self[:1].session_reference or isinstance(error, (RateLimitError, UnavailableError)):
+                raise
+            # the session was opened but KSeF refused the upload or the close: it processes none of them
+            self.write({'state': 'to_send', 'retry_at': fields.Datetime.now() + UNAVAILABLE_RETRY,
+                        'session_reference': False, 'session_type': False,
+                        'message': _("KSeF refused the batch: %s", _error_text(error))})
+            return
+        self.write({'state': 'sent'})
+
+    def _l10n_pl_ksef_batch_name(self):
+        return f'{self.id}.xml'
+
+    # --- following up ----------------------------------------------------------------------------------
+
+    def _l10n_pl_ksef_update_status(self):
+        """Ask KSeF about the documents of one company that wait for an outcome, per session."""
+        company = self.company_id
+        company.ensure_one()
+        client = company._l10n_pl_ksef_client()
+        tokens = company.sudo()._l10n_pl_ksef_tokens(client)
+        self.filtered(lambda d: d.state == 'sending' and not d.session_reference)._l10n_pl_ksef_not_sent(
+            datetime.timedelta(0), _("The sending was interrupted before KSeF received anything; it is sent again."))
+        for reference in set(self.mapped('session_reference')) - {False}:
+            documents = self.filtered(lambda d: d.session_reference == reference)._l10n_pl_ksef_lock(['sent', 'sending'])
+            if documents:
+                documents._l10n_pl_ksef_update_session_status(client, tokens, reference)
+                self._l10n_pl_ksef_commit()
+
+    def _l10n_pl_ksef_update_session_status(self, client, tokens, reference):
+        if len(self) <= 3 and all(self.mapped('invoice_reference')):
+            statuses = {d: client.invoice_status(tokens, reference, d.invoice_reference) for d in self}
+        else:
+            by_hash = {item['invoiceHash']: item for item in client.session_invoices(tokens, reference)}
+            statuses = {d: by_hash.get(d.xml_hash) for d in self}
+        missing = self.filtered(lambda d: not statuses[d])
+        if missing:
+            missing._l10n_pl_ksef_reconcile_missing(client, tokens, reference)
+        for document, status in statuses.items():
+            if status:
+                document._l10n_pl_ksef_apply_status(client, tokens, status)
+
+    def _l10n_pl_ksef_reconcile_missing(self, client, tokens, reference):
+        """Documents KSeF does not list in their session. Sent again only once the session can no longer
+        receive them (closed, cancelled or processed); until then they wait."""
+        session = client.session_status(tokens, reference)
+        code = session['status']['code']
+        if code == 100 and self[:1].session_type == 'online':
+            try:
+                client.close_online_session(tokens, reference)
+            except KsefError:
+                return
+            code = client.session_status(tokens, reference)['status']['code']
+        if code in (100, 150, 170):
+            return   # still open or processing: its list is not final yet
+        if any(self.mapped('invoice_reference')) and code == 200:
+            return   # KSeF gave a reference, so it holds the invoice: the list will show it
+        self.write({'state': 'to_send', 'session_reference': False, 'session_type': False, 'invoice_reference': False,
+                    'outcome_unknown': False, 'retry_at': False, 'message': _("KSeF did not receive this invoice (session %(session)s ended with "
+                                                    "status %(code)s); it is sent again.", session=reference, code=code)})
+
+    def _l10n_pl_ksef_apply_status(self, client, tokens, status):
+        code = status['status']['code']
+        if not self.invoice_reference and status.get('referenceNumber'):
+            self.write({'invoice_reference': status['referenceNumber'], 'outcome_unknown': False})
+        if code in PROCESSING:
+            if self.state == 'sending':
+                self.state = 'sent'
+        elif code == 200:
+            self._l10n_pl_ksef_accepted(client, tokens, status)
+        elif code == 440:
+            self._l10n_pl_ksef_duplicate(status)
+        elif code in RESEND:
+            self.write({'state': 'to_send', 'session_reference': False, 'session_type': False,
+                        'invoice_reference': False, 'retry_at': fields.Datetime.now() + UNAVAILABLE_RETRY,
+                        'status_code': code, 'message': _status_text(status)})
+        else:
+            self._l10n_pl_ksef_rejected(code, _status_text(status))
+
+    def _l10n_pl_ksef_accepted(self, client, tokens, status):
+        upo = False
+        try:
+            upo = client.invoice_upo(tokens, self.session_reference, self.invoice_reference)
+        except KsefError as error:   # the UPO can be downloaded later ("Download UPO")
+            _logger.info("KSeF document %s: UPO not available yet: %s", self.id, error)
+        self.write({
+            'state': 'accepted', 'status_code': 200, 'message': False, 'retry_at': False,
+            'ksef_number': status['ksefNumber'], 'acquisition_date': _naive(status.get('acquisitionDate')),
+            'permanent_storage_date': _naive(status.get('permanentStorageDate')),
+            'invoicing_mode': (status.get('invoicingMode') or 'Online').lower(),
+        })
+        if upo:
+            self._l10n_pl_ksef_attach_upo(upo)
+        self.move_id._l10n_pl_ksef_accepted(self)
+
+    def _l10n_pl_ksef_attach_upo(self, upo):
+        self.upo_attachment_id = self.env['ir.attachment'].create({
+            'name': f'UPO_{self.ksef_number}.xml', 'raw': upo, 'mimetype': 'application/xml',
+            'res_model': 'account.move', 'res_id': self.move_id.id, 'company_id': self.company_id.id})
+
+    def _l10n_pl_ksef_duplicate(self, status):
+        extensions = status['status'].get('extensions') or {}
+        number = extensions.get('originalKsefNumber')
+        if not number:
+            self._l10n_pl_ksef_rejected(440, _status_text(status))
+            return
+        self.write({'state': 'accepted', 'status_code': 440, 'ksef_number': number, 'retry_at': False,
+                    'message': _("KSeF already holds this invoice as %(number)s (session %(session)s): that number is "
+                                 "kept.", number=number, session=extensions.get('originalSessionReferenceNumber'))})
+        self.move_id._l10n_pl_ksef_accepted(self)
+
+    def _l10n_pl_ksef_rejected(self, code, message):
+        self.write({'state': 'rejected', 'status_code': code or 0, 'message': message, 'retry_at': False})
+        self.move_id._l10n_pl_ksef_rejected(self)
+
+    def action_l10n_pl_ksef_download_upo(self):
+        """The UPO of an accepted invoice, downloaded from KSeF when it was not yet kept."""
+        self.ensure_one()
+        if self.state != 'accepted' or not self.invoice_reference:
+            raise UserError(_("KSeF issues a UPO only for an invoice it accepted in a session of ours."))
+        if not self.upo_attachment_id:
+            upo = self.company_id._l10n_pl_ksef_run(
+                lambda client, tokens: client.invoice_upo(tokens, self.session_reference, self.invoice_reference))
+            self.sudo()._l10n_pl_ksef_attach_upo(upo)
+        return {'type': 'ir.actions.act_url', 'url': f'/web/content/{self.upo_attachment_id.id}?download=true',
+                'target': 'download'}
+
+    # --- scheduled actions ---------------------------------------------------------------------------
+
+    @api.model
+    def _cron_l10n_pl_ksef_send(self):
+        """Send every queued document whose retry time has come, per company; come back when KSeF said so."""
+        now = fields.Datetime.now()
+        queued = self.search([('direction', '=', 'out'), ('state', '=', 'to_send'),
+                              '|', ('retry_at', '=', False), ('retry_at', '<=', now)], order='id', limit=SESSION_MAX)
+        for company in queued.company_id:
+            queued.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_send()
+        self._l10n_pl_ksef_plan_next_runs()
+
+    @api.model
+    def _cron_l10n_pl_ksef_update_status(self):
+        """Follow every document waiting for KSeF (and reconcile those whose sender was lost)."""
+        waiting = self.search([('direction', '=', 'out'), '|', ('state', '=', 'sent'), '&', ('state', '=', 'sending'),
+                               ('sent_at', '<', fields.Datetime.now() - RECONCILE_AFTER)])
+        for company in waiting.company_id:
+            try:
+                waiting.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_update_status()
+            except (UserError, KsefError) as error:
+                _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
+            self._l10n_pl_ksef_commit()
+        self._l10n_pl_ksef_plan_next_runs()
+
+    @api.model
+    def _l10n_pl_ksef_plan_next_runs(self):
+        """Re-trigger the sender at the earliest retry time and the status job while anything is pending."""
+        next_retry = self.search([('direction', '=', 'out'), ('state', '=', 'to_send')], order='retry_at asc', limit=1)
+        if next_retry:
+            self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_send')._trigger(at=next_retry.retry_at or fields.Datetime.now())
+        if self.search_count([('direction', '=', 'out'), ('state', 'in', ('sending', 'sent'))], limit=1):
+            self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_update_status')._trigger(
+                at=fields.Datetime.now() + STATUS_POLL)
+
+    @api.model
+    def _l10n_pl_ksef_commit(self):
+        if self.env['account.move.send']._can_commit():
+            self.env.cr.commit()
+
+
+def _naive(text):
+    if not text:
+        return False
+    moment = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _status_text(status):
+    details = status['status'].get('details') or []
+    description = status['status'].get('description') or ''
+    return '\n'.join([f"{status['status']['code']}: {description}"] + [f'- {detail}' for detail in details])
+
+
+def _error_text(error):
+    return error.args[0] if isinstance(error, UserError) else str(error)

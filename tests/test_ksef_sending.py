@@ -1,0 +1,284 @@
+"""Sending invoices to the KSeF emulator: one click, lists (batch), the send wizard and the scheduled actions;
+accepted with KSeF number and UPO, duplicates adopted, rejections explained, faults retried, unknown outcomes
+reconciled without a second submission."""
+import datetime
+from unittest.mock import patch
+
+from odoo import Command, fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from odoo.addons.l10n_pl_ksef.ksef import identifiers, limits
+from odoo.addons.l10n_pl_ksef.ksef.client import Secret
+from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefSending(L10nPlKsefEmulatorCommon):
+    emulator_options = {'auth_delay': 0, 'invoice_delay': 0}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.lift_rate_limits(SELLER_NIP, cls.company.l10n_pl_ksef_token)
+        cls.number = 0
+
+    @classmethod
+    def lift_rate_limits(cls, nip, token):
+        client = cls.emulator_client()
+        tokens = client.login_with_token('Nip', nip, Secret(token))
+        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens), json_body={'rateLimits': {
+            group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}})
+
+    def invoice(self, partner=None, **values):
+        return self.post_invoice(partner or self.buyer_pl, [(100.0, 1, 'vs_kraj_23')], **values)
+
+    def emulator_invoices(self, nip=SELLER_NIP):
+        """What the emulator holds: {KSeF number: invoice number} of the seller."""
+        return {number: stored.invoice_number for number, stored in self.app.service.state.invoices.items()
+                if stored.seller_nip == nip}
+
+    def fault(self, **faults):
+        self.emulator_post('faults', faults)
+        self.addCleanup(self.emulator_post, 'faults', {})
+
+    def test_one_click_sends_and_gets_the_ksef_number_and_upo(self):
+        move = self.invoice()
+        action = move.action_l10n_pl_ksef_send()
+        self.assertEqual(action['params']['type'], 'success')
+        document = move.l10n_pl_ksef_document_ids
+        self.assertRecordValues(document, [{'state': 'accepted', 'session_type': 'online', 'status_code': 200,
+                                            'invoicing_mode': 'online'}])
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+        self.assertTrue(identifiers.is_valid_ksef_number(move.l10n_pl_ksef_number))
+        self.assertTrue(move.l10n_pl_ksef_number.startswith(SELLER_NIP))
+        self.assertEqual(self.emulator_invoices()[move.l10n_pl_ksef_number], move.name)
+        self.assertTrue(move.l10n_pl_ksef_acquisition_date)
+        self.assertIn(b'UPO', document.upo_attachment_id.raw[:400].upper())
+        self.assertEqual(document.xml_hash, __import__('odoo.addons.l10n_pl_ksef.ksef.crypto', fromlist=['x'])
+                         .sha256_b64(document.attachment_id.raw))
+        message = move.message_ids.filtered(lambda m: move.l10n_pl_ksef_number in (m.body or ''))
+        self.assertEqual(len(message), 1)
+        self.assertEqual(set(message.attachment_ids.ids), {document.attachment_id.id, document.upo_attachment_id.id})
+
+        with self.assertRaisesRegex(UserError, 'Nothing to send'):
+            move.action_l10n_pl_ksef_send()
+        with self.assertRaisesRegex(UserError, 'cannot go back to draft'):
+            move.button_draft()
+        self.assertFalse(move.show_reset_to_draft_button)
+        with self.assertRaisesRegex(UserError, 'credit note'):
+            move.partner_id = self.buyer_eu
+        with self.assertRaisesRegex(UserError, 'legal record'):
+            document.unlink()
+        self.assertEqual(move.action_l10n_pl_ksef_download_upo()['type'], 'ir.actions.act_url')
+
+    def test_a_list_of_fifty_goes_in_one_batch_session(self):
+        moves = self.env['account.move']
+        for _index in range(50):
+            moves |= self.invoice()
+        moves.action_l10n_pl_ksef_send()
+        documents = moves.l10n_pl_ksef_document_ids
+        self.assertEqual(len(documents), 50)
+        self.assertEqual(set(documents.mapped('session_type')), {'batch'})
+        self.assertEqual(len(set(documents.mapped('session_reference'))), 1, "one batch session")
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        self.assertEqual(len(set(moves.mapped('l10n_pl_ksef_number'))), 50)
+        held = self.emulator_invoices()
+        self.assertEqual({held[number] for number in moves.mapped('l10n_pl_ksef_number')}, set(moves.mapped('name')))
+
+    def test_mixed_valid_and_invalid_files_in_one_batch(self):
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        good, problems = moves[:2]._l10n_pl_ksef_enqueue()
+        self.assertFalse(problems)
+        broken_xml = good[0]._l10n_pl_ksef_xml().replace(b'<P_2>', b'<P_2x>').replace(b'</P_2>', b'</P_2x>')
+        broken = self.env['l10n_pl_ksef.document']._l10n_pl_ksef_create_outbound(moves[2], broken_xml)
+        (good | broken)._l10n_pl_ksef_send()
+        self.assertEqual(len(set((good | broken).mapped('session_reference'))), 1)
+        (good | broken)._l10n_pl_ksef_update_status()
+        self.assertEqual(good.mapped('state'), ['accepted', 'accepted'])
+        self.assertEqual((broken.state, broken.status_code), ('rejected', 450))
+        self.assertIn('P_2x', broken.message)
+        self.assertEqual(moves[2].l10n_pl_ksef_state, 'rejected')
+        self.assertIn('KSeF rejected the invoice', moves[2].message_ids[0].body)
+
+    def test_rejected_then_fixed_and_sent_again(self):
+        move = self.invoice()
+        xml = move._l10n_pl_ksef_enqueue()[0]._l10n_pl_ksef_xml()
+        move.l10n_pl_ksef_document_ids.unlink()
+        bad = self.env['l10n_pl_ksef.document']._l10n_pl_ksef_create_outbound(move, xml.replace(b'<P_1>', b'<P_1x>'))
+        bad._l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, 'rejected')
+        self.assertTrue(move.l10n_pl_ksef_message)
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+        self.assertEqual(move.l10n_pl_ksef_document_ids.mapped('state'), ['accepted', 'rejected'])
+        self.assertFalse(move.l10n_pl_ksef_message)
+
+    def test_duplicate_adopts_the_number_ksef_already_has(self):
+        move = self.invoice()
+        move.action_l10n_pl_ksef_send()
+        number = move.l10n_pl_ksef_number
+        # Odoo lost the outcome (e.g. a restored backup): the same invoice is queued and sent again
+        self.env.cr.execute("UPDATE l10n_pl_ksef_document SET state = 'cancelled' WHERE move_id = %s", (move.id,))
+        self.env.cr.execute("UPDATE account_move SET l10n_pl_ksef_number = NULL WHERE id = %s", (move.id,))
+        self.env.invalidate_all()
+        move._compute_l10n_pl_ksef_state()
+        move.action_l10n_pl_ksef_send()
+        latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state == 'accepted')
+        self.assertEqual((latest.status_code, latest.ksef_number), (440, number))
+        self.assertEqual(move.l10n_pl_ksef_number, number)
+        self.assertIn('already held', move.message_ids[0].body)
+        self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1)
+
+    def test_rate_limit_requeues_and_comes_back_at_retry_after(self):
+        self.company.l10n_pl_ksef_token = token = self.issue_token(SELLER_NIP)
+        client = self.emulator_client()
+        tokens = client.login_with_token('Nip', SELLER_NIP, Secret(token))
+        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens), json_body={'rateLimits': {
+            group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}
+            | {'onlineSession': {'perSecond': 1, 'perMinute': 1, 'perHour': 1}}})
+        self.addCleanup(self.lift_rate_limits, SELLER_NIP, token)
+        first, second = self.invoice(), self.invoice()
+        first.action_l10n_pl_ksef_send()
+        self.assertEqual(first.l10n_pl_ksef_state, 'accepted')
+        send_cron = self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_send')
+        with patch.object(type(send_cron), '_trigger', autospec=True) as trigger:
+            second.action_l10n_pl_ksef_send()
+        document = second.l10n_pl_ksef_document_ids
+        self.assertEqual((document.state, second.l10n_pl_ksef_state), ('to_send', 'to_send'))
+        self.assertIn('rate limit', document.message)
+        self.assertGreater(document.retry_at, fields.Datetime.now() + datetime.timedelta(minutes=50))
+        moments = [call.kwargs.get('at') for call in trigger.call_args_list if call.args[0] == send_cron]
+        self.assertIn(document.retry_at, moments, "the sender comes back exactly when KSeF allows")
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(document.state, 'to_send', "not before its time")
+
+    def test_unavailable_ksef_is_retried_later(self):
+        move = self.invoice()
+        self.fault(status=503, count=50)
+        move.action_l10n_pl_ksef_send()
+        document = move.l10n_pl_ksef_document_ids
+        self.assertEqual(document.state, 'to_send')
+        self.assertIn('unavailable', document.message)
+        self.assertTrue(document.retry_at)
+        self.assertFalse(self.emulator_invoices().get(move.l10n_pl_ksef_number or 'none'))
+        self.emulator_post('faults', {})
+        document.retry_at = fields.Datetime.now() - datetime.timedelta(seconds=1)
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual((document.state, move.l10n_pl_ksef_state), ('accepted', 'accepted'))
+        self.assertEqual(document.attempts, 2)
+
+    def test_unknown_outcome_is_reconciled_by_hash_without_sending_twice(self):
+        move = self.invoice()
+        # the invoice reaches KSeF, but the answer is lost (as if Odoo died right after the HTTP call)
+        self.fault(drop=1, dropAfter=True, pathPrefix='/sessions/online/')
+        with patch('odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_sending.L10nPlKsefDocument._l10n_pl_ksef_lock',
+                   autospec=True, side_effect=lambda records, states: records.filtered(lambda d: d.state in states)):
+            move.action_l10n_pl_ksef_send()
+        document = move.l10n_pl_ksef_document_ids
+        self.assertEqual((document.state, document.outcome_unknown, document.invoice_reference),
+                         ('sending', True, False))
+        self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1, "KSeF has it once")
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(document.state, 'sending', "never sent again while the outcome is unknown")
+        document.sent_at = fields.Datetime.now() - datetime.timedelta(minutes=5)
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(document.state, 'accepted')
+        self.assertTrue(document.invoice_reference)
+        self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1, "still once")
+
+    def test_interrupted_before_anything_reached_ksef_is_sent_once(self):
+        move = self.invoice()
+        documents, _problems = move._l10n_pl_ksef_enqueue()
+        # a worker marked it and died before opening a session
+        documents.write({'state': 'sending', 'sent_at': fields.Datetime.now() - datetime.timedelta(minutes=10)})
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(documents.state, 'sending', "the sender leaves it to the reconciliation")
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(documents.state, 'to_send')
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(documents.state, 'accepted')
+        self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1)
+
+    def test_a_document_held_by_another_worker_is_skipped(self):
+        move = self.invoice()
+        documents, _problems = move._l10n_pl_ksef_enqueue()
+        locked = documents._l10n_pl_ksef_lock(['to_send'])
+        self.assertEqual(locked, documents)
+        self.env.cr.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'tuple' OR mode = 'RowShareLock'")
+        self.assertTrue(self.env.cr.fetchone()[0])
+        locked.write({'state': 'sending', 'sent_at': fields.Datetime.now()})   # the other worker's mark
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual((documents.state, documents.attempts), ('sending', 0), "the second runner did not touch it")
+        self.assertFalse(self.emulator_invoices().get(move.l10n_pl_ksef_number or 'none'))
+
+    def test_accountant_sends_without_seeing_credentials(self):
+        accountant = self.env['res.users'].create({
+            'name': 'Księgowa', 'login': 'ksiegowa_send', 'company_id': self.company.id,
+            'company_ids': [Command.set(self.company.ids)],
+            'groups_id': [Command.set([self.env.ref('account.group_account_invoice').id])]})
+        move = self.invoice().with_user(accountant)
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+        with self.assertRaises(AccessError):
+            move.company_id.read(['l10n_pl_ksef_token'])
+        with self.assertRaises(AccessError):
+            move.l10n_pl_ksef_document_ids.unlink()
+
+    def test_each_company_sends_in_its_own_context(self):
+        other = self.setup_other_company(name='Nowak Handel S.A.')['company']
+        other.write({'vat': f'PL{BUYER_NIP}', 'l10n_pl_ksef_environment': 'custom',
+                     'l10n_pl_ksef_custom_url': f'{self.base}/v2', 'l10n_pl_ksef_token': self.issue_token(BUYER_NIP)})
+        self.lift_rate_limits(BUYER_NIP, other.l10n_pl_ksef_token)
+        mine = self.invoice()
+        theirs = self.env['account.move'].with_company(other).create({
+            'move_type': 'out_invoice', 'partner_id': self.buyer_eu.id, 'invoice_date': '2026-11-02',
+            'company_id': other.id, 'invoice_line_ids': [Command.create({
+                'name': 'Usługa', 'price_unit': 50.0, 'tax_ids': [Command.set(self.env['account.chart.template']
+                                                                               .with_company(other).ref('vs_kraj_23').ids)]})]})
+        theirs.action_post()
+        (mine | theirs)._l10n_pl_ksef_enqueue()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertTrue(mine.l10n_pl_ksef_number.startswith(SELLER_NIP))
+        self.assertTrue(theirs.l10n_pl_ksef_number.startswith(BUYER_NIP))
+        user_of_mine = self.env['res.users'].create({
+            'name': 'Księgowa A', 'login': 'ksiegowa_a', 'company_id': self.company.id,
+            'company_ids': [Command.set(self.company.ids)],
+            'groups_id': [Command.set([self.env.ref('account.group_account_invoice').id])]})
+        visible = self.env['l10n_pl_ksef.document'].with_user(user_of_mine).search([])
+        self.assertIn(mine.l10n_pl_ksef_document_ids, visible)
+        self.assertNotIn(theirs.l10n_pl_ksef_document_ids, visible)
+
+    def test_send_wizard_offers_ksef_and_sends(self):
+        move = self.invoice()
+        wizard = self.env['account.move.send.wizard'].with_context(active_model='account.move',
+                                                                  active_ids=move.ids).create({})
+        self.assertTrue(wizard.extra_edi_checkboxes['l10n_pl_ksef']['checked'], "on by default")
+        wizard.action_send_and_print()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+
+    def test_batch_send_wizard_runs_in_the_cron_without_raising(self):
+        good, bad = self.invoice(), self.invoice()
+        bad.partner_id.vat = False
+        bad.partner_id = self.env['res.partner'].create({'name': 'Bez NIP-u', 'country_id': self.pl.id,
+                                                         'is_company': True})
+        self.env.invalidate_all()
+        moves = good | bad
+        self.env['account.move.send']._generate_and_send_invoices(moves, from_cron=True,
+                                                                  extra_edis={'l10n_pl_ksef'}, sending_methods=['manual'])
+        self.assertEqual(good.l10n_pl_ksef_state, 'accepted')
+
+    def test_send_on_posting_queues_for_the_scheduled_action(self):
+        self.company.l10n_pl_ksef_send_on_post = True
+        send_cron = self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_send')
+        with patch.object(type(send_cron), '_trigger', autospec=True) as trigger:
+            move = self.invoice()
+        self.assertEqual(move.l10n_pl_ksef_state, 'to_send')
+        self.assertTrue(any(call.args[0] == send_cron for call in trigger.call_args_list))
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
