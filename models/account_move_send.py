@@ -19,6 +19,16 @@ class AccountMoveSend(models.AbstractModel):
         return extra_edis
 
     @api.model
+    def _get_default_sending_settings(self, move, from_cron=False, **custom_settings):
+        # EXTENDS 'account': the batch wizard's cron reads the extra EDIs from sending_data, where the wizard
+        # records none; KSeF must not be skipped there
+        settings = super()._get_default_sending_settings(move, from_cron=from_cron, **custom_settings)
+        chosen = custom_settings.get('extra_edis', (move.sending_data or {}).get('extra_edis') if from_cron else None)
+        if from_cron and chosen is None and self._l10n_pl_ksef_is_applicable(move):
+            settings['extra_edis'] = set(settings['extra_edis'] or ()) | {EDI_KEY}
+        return settings
+
+    @api.model
     def _l10n_pl_ksef_is_applicable(self, move):
         """On by default for the invoices of Polish companies connected to KSeF that KSeF does not hold yet."""
         move = move._origin

@@ -8,8 +8,7 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.l10n_pl_ksef.ksef import identifiers, limits
-from odoo.addons.l10n_pl_ksef.ksef.client import Secret
+from odoo.addons.l10n_pl_ksef.ksef import crypto, identifiers
 from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
 
 
@@ -20,23 +19,22 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.lift_rate_limits(SELLER_NIP, cls.company.l10n_pl_ksef_token)
-        cls.number = 0
+        cls.lift_rate_limits()
 
-    @classmethod
-    def lift_rate_limits(cls, nip, token):
-        client = cls.emulator_client()
-        tokens = client.login_with_token('Nip', nip, Secret(token))
-        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens), json_body={'rateLimits': {
-            group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}})
+    def setUp(self):
+        super().setUp()
+        # every test rolls back and reuses the same invoice numbers: a KSeF that has never seen them
+        self.app.service.state.duplicates.clear()
+        self.app.service.state.invoices_by_ksef_number.clear()
 
     def invoice(self, partner=None, **values):
+        values.setdefault('invoice_date', fields.Date.context_today(self.env.user))   # issued today: online mode
         return self.post_invoice(partner or self.buyer_pl, [(100.0, 1, 'vs_kraj_23')], **values)
 
     def emulator_invoices(self, nip=SELLER_NIP):
         """What the emulator holds: {KSeF number: invoice number} of the seller."""
-        return {number: stored.invoice_number for number, stored in self.app.service.state.invoices.items()
-                if stored.seller_nip == nip}
+        return {number: stored.invoice_number for number, stored in
+                self.app.service.state.invoices_by_ksef_number.items() if stored.seller_nip == nip}
 
     def fault(self, **faults):
         self.emulator_post('faults', faults)
@@ -55,8 +53,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertEqual(self.emulator_invoices()[move.l10n_pl_ksef_number], move.name)
         self.assertTrue(move.l10n_pl_ksef_acquisition_date)
         self.assertIn(b'UPO', document.upo_attachment_id.raw[:400].upper())
-        self.assertEqual(document.xml_hash, __import__('odoo.addons.l10n_pl_ksef.ksef.crypto', fromlist=['x'])
-                         .sha256_b64(document.attachment_id.raw))
+        self.assertEqual(document.xml_hash, crypto.sha256_b64(document.attachment_id.raw))
         message = move.message_ids.filtered(lambda m: move.l10n_pl_ksef_number in (m.body or ''))
         self.assertEqual(len(message), 1)
         self.assertEqual(set(message.attachment_ids.ids), {document.attachment_id.id, document.upo_attachment_id.id})
@@ -108,6 +105,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         move.l10n_pl_ksef_document_ids.unlink()
         bad = self.env['l10n_pl_ksef.document']._l10n_pl_ksef_create_outbound(move, xml.replace(b'<P_1>', b'<P_1x>'))
         bad._l10n_pl_ksef_send()
+        bad._l10n_pl_ksef_update_status()
         self.assertEqual(move.l10n_pl_ksef_state, 'rejected')
         self.assertTrue(move.l10n_pl_ksef_message)
         move.action_l10n_pl_ksef_send()
@@ -132,13 +130,9 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1)
 
     def test_rate_limit_requeues_and_comes_back_at_retry_after(self):
-        self.company.l10n_pl_ksef_token = token = self.issue_token(SELLER_NIP)
-        client = self.emulator_client()
-        tokens = client.login_with_token('Nip', SELLER_NIP, Secret(token))
-        client.call('POST', '/testdata/rate-limits', token=client.fresh_access(tokens), json_body={'rateLimits': {
-            group: {'perSecond': 1000, 'perMinute': 10000, 'perHour': 100000} for group in limits.GROUPS}
-            | {'onlineSession': {'perSecond': 1, 'perMinute': 1, 'perHour': 1}}})
-        self.addCleanup(self.lift_rate_limits, SELLER_NIP, token)
+        self.lift_rate_limits(onlineSession={'perSecond': 1, 'perMinute': 1, 'perHour': 1})
+        self.addCleanup(self.lift_rate_limits)
+        self.app.counter.__init__()   # a new hour for the emulator's counters
         first, second = self.invoice(), self.invoice()
         first.action_l10n_pl_ksef_send()
         self.assertEqual(first.l10n_pl_ksef_state, 'accepted')
@@ -172,22 +166,27 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
 
     def test_unknown_outcome_is_reconciled_by_hash_without_sending_twice(self):
         move = self.invoice()
+        documents, _problems = move._l10n_pl_ksef_enqueue()
         # the invoice reaches KSeF, but the answer is lost (as if Odoo died right after the HTTP call)
         self.fault(drop=1, dropAfter=True, pathPrefix='/sessions/online/')
-        with patch('odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_sending.L10nPlKsefDocument._l10n_pl_ksef_lock',
-                   autospec=True, side_effect=lambda records, states: records.filtered(lambda d: d.state in states)):
-            move.action_l10n_pl_ksef_send()
-        document = move.l10n_pl_ksef_document_ids
-        self.assertEqual((document.state, document.outcome_unknown, document.invoice_reference),
+        documents._l10n_pl_ksef_send()
+        self.assertEqual((documents.state, documents.outcome_unknown, documents.invoice_reference),
                          ('sending', True, False))
         self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1, "KSeF has it once")
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
-        self.assertEqual(document.state, 'sending', "never sent again while the outcome is unknown")
-        document.sent_at = fields.Datetime.now() - datetime.timedelta(minutes=5)
+        self.assertEqual(documents.state, 'sending', "never sent again while the outcome is unknown")
+        documents.sent_at = fields.Datetime.now() - datetime.timedelta(minutes=5)
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
-        self.assertEqual(document.state, 'accepted')
-        self.assertTrue(document.invoice_reference)
+        self.assertEqual(documents.state, 'accepted')
+        self.assertTrue(documents.invoice_reference)
         self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1, "still once")
+
+    def test_lost_answer_on_a_click_is_reconciled_at_once(self):
+        move = self.invoice()
+        self.fault(drop=1, dropAfter=True, pathPrefix='/sessions/online/')
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted', "the session's invoice list holds it by its hash")
+        self.assertEqual(list(self.emulator_invoices().values()).count(move.name), 1)
 
     def test_interrupted_before_anything_reached_ksef_is_sent_once(self):
         move = self.invoice()
@@ -230,7 +229,8 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
 
     def test_each_company_sends_in_its_own_context(self):
         other = self.setup_other_company(name='Nowak Handel S.A.')['company']
-        other.write({'vat': f'PL{BUYER_NIP}', 'l10n_pl_ksef_environment': 'custom',
+        other.write({'vat': f'PL{BUYER_NIP}', 'street': 'ul. Długa 5', 'zip': '31-147', 'city': 'Kraków',
+                     'country_id': self.pl.id, 'l10n_pl_ksef_environment': 'custom',
                      'l10n_pl_ksef_custom_url': f'{self.base}/v2', 'l10n_pl_ksef_token': self.issue_token(BUYER_NIP)})
         self.lift_rate_limits(BUYER_NIP, other.l10n_pl_ksef_token)
         mine = self.invoice()
@@ -261,16 +261,25 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         wizard.action_send_and_print()
         self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
 
-    def test_batch_send_wizard_runs_in_the_cron_without_raising(self):
-        good, bad = self.invoice(), self.invoice()
-        bad.partner_id.vat = False
-        bad.partner_id = self.env['res.partner'].create({'name': 'Bez NIP-u', 'country_id': self.pl.id,
-                                                         'is_company': True})
-        self.env.invalidate_all()
-        moves = good | bad
-        self.env['account.move.send']._generate_and_send_invoices(moves, from_cron=True,
-                                                                  extra_edis={'l10n_pl_ksef'}, sending_methods=['manual'])
-        self.assertEqual(good.l10n_pl_ksef_state, 'accepted')
+    def test_batch_send_wizard_sends_in_the_cron_without_raising(self):
+        good = self.invoice() | self.invoice()
+        wizard = self.env['account.move.send.batch.wizard'].with_context(
+            active_model='account.move', active_ids=good.ids).create({})
+        wizard.action_send_and_print()
+        # queued when it was fine, then a line lost its VAT before the cron ran
+        bad = self.post_invoice(self.buyer_pl, [(100.0, 1, self.env['account.tax'])],
+                                invoice_date=fields.Date.context_today(self.env.user))
+        bad.sending_data = {'author_user_id': self.env.user.id, 'author_partner_id': self.env.user.partner_id.id}
+        self.env['account.move']._cron_account_move_send()
+        self.assertEqual(good.mapped('l10n_pl_ksef_state'), ['accepted', 'accepted'])
+        self.assertFalse(bad.l10n_pl_ksef_state, "not sent")
+        self.assertIn('VAT tax', bad.message_ids[0].body, "and said so on the invoice")
+
+    def test_invoice_dated_before_the_sending_day_is_marked_offline_by_ksef(self):
+        move = self.invoice(invoice_date=fields.Date.context_today(self.env.user) - datetime.timedelta(days=3))
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual((move.l10n_pl_ksef_state, move.l10n_pl_ksef_document_ids.invoicing_mode),
+                         ('accepted', 'offline'))
 
     def test_send_on_posting_queues_for_the_scheduled_action(self):
         self.company.l10n_pl_ksef_send_on_post = True

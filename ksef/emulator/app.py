@@ -230,7 +230,8 @@ class EmulatorApp:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            return []
+            # a ConnectionError is how the WSGI server learns the peer is gone: it drops the request quietly
+            raise ConnectionAbortedError('connection dropped on purpose (injected fault)')
         return response(environ, start_response)
 
     def dispatch(self, request):
