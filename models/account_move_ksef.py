@@ -6,8 +6,10 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..ksef import fa3
+from .res_company_ksef_sending import SMALL_VALUE_LIMIT, SMALL_VALUE_UNTIL
 
 # Summary of the invoice's latest outbound KSeF document (documents hold the detail and the history):
 #   (none) --Send--> to_send --> sending/sent --> accepted
@@ -35,6 +37,18 @@ class AccountMove(models.Model):
         help="When KSeF assigned the KSeF number: for KSeF, the date the invoice was issued.")
     l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_state', store=True, string="KSeF message")
     l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_state', string="UPO")
+    l10n_pl_ksef_obligation_note = fields.Char(
+        string="KSeF obligation", compute='_compute_l10n_pl_ksef_obligation_note',
+        help="Whether the law requires this invoice to be issued in KSeF, and why.")
+
+    @api.depends('invoice_date', 'state', 'partner_id', 'amount_total')
+    def _compute_l10n_pl_ksef_obligation_note(self):
+        concerned = self.filtered(lambda m: m.state == 'posted' and m.l10n_pl_ksef_applicable and m.id)
+        obligations = concerned._l10n_pl_ksef_obligations() if concerned else {}
+        for move in self:
+            required, reason = obligations.get(move, (True, False))
+            move.l10n_pl_ksef_obligation_note = reason or (
+                _("Must be issued in KSeF.") if move in obligations and required else False)
 
     @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
     def _compute_l10n_pl_ksef_state(self):
@@ -43,6 +57,54 @@ class AccountMove(models.Model):
             move.l10n_pl_ksef_state = DOCUMENT_TO_MOVE_STATE.get(latest.state, False)
             move.l10n_pl_ksef_message = latest.message if latest.state in ('to_send', 'rejected') else False
             move.l10n_pl_ksef_upo_id = latest.upo_attachment_id if latest.state == 'accepted' else False
+
+    # --- whether the law requires KSeF ----------------------------------------------------------------
+
+    def _l10n_pl_ksef_obligations(self):
+        """{move: (required, reason)}: must the invoice be issued in KSeF, and if not, why it may stay outside.
+        The small-value exception of 2026 looks at the month's invoices in issue order (one query per month)."""
+        result = {}
+        running = self._l10n_pl_ksef_month_totals()
+        for move in self:
+            company = move.company_id
+            if move.invoice_date and company.l10n_pl_ksef_obligation_date \
+                    and move.invoice_date < company.l10n_pl_ksef_obligation_date:
+                result[move] = (False, _("KSeF is mandatory for the company from %s.",
+                                         format_date(self.env, company.l10n_pl_ksef_obligation_date)))
+            elif move._l10n_pl_ksef_is_consumer_invoice() and not company.l10n_pl_ksef_send_consumer_invoices:
+                result[move] = (False, _("Invoices to consumers are not sent to KSeF by this company's choice."))
+            elif move in running and running[move] <= SMALL_VALUE_LIMIT:
+                result[move] = (False, _("Small-value exception: the month's invoices total %s PLN gross, within "
+                                         "the 10,000 PLN limit of 2026.", f'{running[move]:,.2f}'))
+            else:
+                result[move] = (True, _("The month's invoices passed 10,000 PLN gross (%s PLN): this invoice and every "
+                                        "later one of the month must be issued in KSeF.", f'{running[move]:,.2f}')
+                                if move in running else False)
+        return result
+
+    def _l10n_pl_ksef_is_consumer_invoice(self):
+        return not (self.commercial_partner_id.vat or '').strip()
+
+    def _l10n_pl_ksef_month_totals(self):
+        """{move: gross PLN of the company's invoices of the move's month up to and including it}, for the moves
+        of companies using the small-value exception, dated in 2026."""
+        # sales documented by invoices: credit notes stay in KSeF like the invoices they correct
+        eligible = self.filtered(lambda m: m.company_id.l10n_pl_ksef_small_value_exception and m.invoice_date
+                                 and m.invoice_date <= SMALL_VALUE_UNTIL and m.move_type == 'out_invoice')
+        totals = {}
+        for (company, month), moves in eligible.grouped(lambda m: (m.company_id, m.invoice_date.replace(day=1))).items():
+            following = (month + datetime.timedelta(days=32)).replace(day=1)
+            self.env.flush_all()
+            self.env.cr.execute("""
+                SELECT id, SUM(amount_total_signed) OVER (ORDER BY invoice_date, id)
+                  FROM account_move
+                 WHERE company_id = %s AND state = 'posted' AND move_type = 'out_invoice'
+                   AND invoice_date >= %s AND invoice_date < %s
+            """, (company.id, month, following))
+            running = dict(self.env.cr.fetchall())
+            for move in moves:
+                totals[move] = float(running.get(move.id, 0.0))
+        return totals
 
     # --- queueing --------------------------------------------------------------------------------------
 
@@ -98,6 +160,9 @@ class AccountMove(models.Model):
     def _post(self, soft=True):
         posted = super()._post(soft)
         automatic = posted.filtered(lambda m: m.company_id.l10n_pl_ksef_send_on_post)._l10n_pl_ksef_to_send()
+        if automatic:
+            obligations = automatic._l10n_pl_ksef_obligations()
+            automatic = automatic.filtered(lambda m: obligations[m][0])
         if automatic:
             documents, problems = automatic._l10n_pl_ksef_enqueue(commit=False)
             for move, messages in problems.items():

@@ -32,7 +32,8 @@ class AccountMoveSend(models.AbstractModel):
     def _l10n_pl_ksef_is_applicable(self, move):
         """On by default for the invoices of Polish companies connected to KSeF that KSeF does not hold yet."""
         move = move._origin
-        return bool(move._l10n_pl_ksef_to_send()) and move.company_id._l10n_pl_ksef_is_configured()
+        return bool(move._l10n_pl_ksef_to_send()) and move.company_id._l10n_pl_ksef_is_configured() \
+            and move._l10n_pl_ksef_obligations()[move][0]
 
     @api.model
     def _get_alerts(self, moves, moves_data):
@@ -42,12 +43,33 @@ class AccountMoveSend(models.AbstractModel):
         if not polish:
             return alerts
         sending_to_ksef = any(EDI_KEY in moves_data[move].get('extra_edis', ()) for move in polish)
+        alerts.update(self._l10n_pl_ksef_required_alerts(polish, moves_data))
         for key, alert in polish._l10n_pl_ksef_check_invoices().items():
             if not sending_to_ksef:
                 # KSeF is not part of this sending: tell, but never block an e-mail or a print
                 alert = dict(alert, level='warning' if alert['level'] == 'danger' else alert['level'])
             alerts[key] = alert
         return alerts
+
+    @api.model
+    def _l10n_pl_ksef_required_alerts(self, moves, moves_data):
+        """Invoices the law requires in KSeF, being sent without it: blocking where the company is connected
+        (unticking KSeF can only be a mistake), a warning otherwise."""
+        skipped = moves.filtered(lambda m: EDI_KEY not in moves_data[m].get('extra_edis', ())
+                                 and m._origin._l10n_pl_ksef_to_send())._origin
+        if not skipped:
+            return {}
+        obligations = skipped._l10n_pl_ksef_obligations()
+        required = skipped.filtered(lambda m: obligations[m][0])
+        if not required:
+            return {}
+        connected = required.filtered(lambda m: m.company_id._l10n_pl_ksef_is_configured())
+        return {'l10n_pl_ksef_required': {
+            'level': 'danger' if connected else 'warning',
+            'message': _("These invoices must be issued in KSeF before they are delivered: %s. Tick \"Send to "
+                         "KSeF\".", ', '.join(required.mapped('name'))),
+            'action_text': _("View invoices"), 'action': required._get_records_action(name=_("Invoices for KSeF")),
+        }}
 
     @api.model
     def _call_web_service_before_invoice_pdf_render(self, invoices_data):
