@@ -1,6 +1,7 @@
 """An invoice's life in KSeF: queued as a frozen FA(3) document, sent, accepted with its KSeF number and UPO or
 rejected with the reason; the summary state, the banner, the buttons, and the lock on what KSeF holds."""
 import datetime
+import re
 
 from markupsafe import Markup
 
@@ -9,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tools.misc import format_date
 
 from ..ksef import fa3
+from .fa3_messages import FA3_ELEMENT_FIELDS
 from .res_company_ksef_sending import SMALL_VALUE_LIMIT, SMALL_VALUE_UNTIL
 
 # Summary of the invoice's latest outbound KSeF document (documents hold the detail and the history):
@@ -35,7 +37,7 @@ class AccountMove(models.Model):
     l10n_pl_ksef_acquisition_date = fields.Datetime(
         string="KSeF acquisition date", copy=False, readonly=True,
         help="When KSeF assigned the KSeF number: for KSeF, the date the invoice was issued.")
-    l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_state', store=True, string="KSeF message")
+    l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_message', string="KSeF message")
     l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_state', string="UPO")
     l10n_pl_ksef_obligation_note = fields.Char(
         string="KSeF obligation", compute='_compute_l10n_pl_ksef_obligation_note',
@@ -55,8 +57,27 @@ class AccountMove(models.Model):
         for move in self:
             latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
             move.l10n_pl_ksef_state = DOCUMENT_TO_MOVE_STATE.get(latest.state, False)
-            move.l10n_pl_ksef_message = latest.message if latest.state in ('to_send', 'rejected') else False
             move.l10n_pl_ksef_upo_id = latest.upo_attachment_id if latest.state == 'accepted' else False
+
+    @api.depends_context('lang')
+    @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
+    def _compute_l10n_pl_ksef_message(self):
+        for move in self:
+            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
+            message = latest.message if latest.state in ('to_send', 'rejected') else False
+            if message and latest.state == 'rejected':
+                message = move._l10n_pl_ksef_with_field_hints(message)
+            move.l10n_pl_ksef_message = message
+
+    def _l10n_pl_ksef_with_field_hints(self, message):
+        """KSeF's rejection, followed by the invoice fields its FA(3) element names point to."""
+        names = re.findall(r'(?:}|\b)(P_\w+|[A-Z][A-Za-z]+(?:UE|ID|RB)?)\b', message)
+        labels = [FA3_ELEMENT_FIELDS.get(name) or FA3_ELEMENT_FIELDS.get(re.sub(r'(x|_\d+)$', '', name))
+                  for name in names]
+        fields_named = list(dict.fromkeys(label._translate(self.env.lang) for label in labels if label))
+        if not fields_named:
+            return message
+        return message + '\n' + _("Check on the invoice: %s", ', '.join(fields_named))
 
     # --- whether the law requires KSeF ----------------------------------------------------------------
 

@@ -56,3 +56,17 @@ PROBLEM_TITLES = {
     'payment.link-without-ipksef': _lt("The payment link lacks the IPKSeF parameter"),
     'payment.overpaid': _lt("Partial payments exceed the invoice total"),
 }
+
+# Where on the invoice to look when KSeF names an FA(3) element in a rejection
+FA3_ELEMENT_FIELDS = {
+    'P_1': _lt("Invoice date"), 'P_1M': _lt("Place of issue"), 'P_2': _lt("Invoice number"),
+    'P_6': _lt("Delivery date"), 'NIP': _lt("Tax ID (NIP) of a party"), 'NrVatUE': _lt("EU VAT number of the buyer"),
+    'NrID': _lt("Tax ID of a foreign buyer"), 'Nazwa': _lt("Name of a party"), 'AdresL1': _lt("Address of a party"),
+    'KodKraju': _lt("Country of a party"), 'KodWaluty': _lt("Currency"), 'P_7': _lt("Line description"),
+    'P_8A': _lt("Unit of measure"), 'P_8B': _lt("Quantity"), 'P_9A': _lt("Unit price"), 'P_9B': _lt("Unit price"),
+    'P_10': _lt("Discount"), 'P_11': _lt("Line amount"), 'P_11A': _lt("Line amount"), 'P_12': _lt("Tax (KSeF rate)"),
+    'P_15': _lt("Total"), 'TerminPlatnosci': _lt("Due date"), 'NrRB': _lt("Bank account"),
+    'PrzyczynaKorekty': _lt("Correction reason"), 'NrKSeFFaKorygowanej': _lt("Corrected invoice (KSeF number)"),
+    'P_19A': _lt("Legal basis of the exemption"), 'P_19B': _lt("Legal basis of the exemption"),
+    'P_19C': _lt("Legal basis of the exemption"),
+}

@@ -97,6 +97,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertEqual((broken.state, broken.status_code), ('rejected', 450))
         self.assertIn('P_2x', broken.message)
         self.assertEqual(moves[2].l10n_pl_ksef_state, 'rejected')
+        self.assertIn('Check on the invoice: Invoice number', moves[2].l10n_pl_ksef_message)
         self.assertIn('KSeF rejected the invoice', moves[2].message_ids[0].body)
 
     def test_rejected_then_fixed_and_sent_again(self):
