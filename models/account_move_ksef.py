@@ -38,7 +38,7 @@ class AccountMove(models.Model):
         string="KSeF acquisition date", copy=False, readonly=True,
         help="When KSeF assigned the KSeF number: for KSeF, the date the invoice was issued.")
     l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_message', string="KSeF message")
-    l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_state', string="UPO")
+    l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_upo_id', string="UPO")
     l10n_pl_ksef_obligation_note = fields.Char(
         string="KSeF obligation", compute='_compute_l10n_pl_ksef_obligation_note',
         help="Whether the law requires this invoice to be issued in KSeF, and why.")
@@ -57,7 +57,12 @@ class AccountMove(models.Model):
         for move in self:
             latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
             move.l10n_pl_ksef_state = DOCUMENT_TO_MOVE_STATE.get(latest.state, False)
-            move.l10n_pl_ksef_upo_id = latest.upo_attachment_id if latest.state == 'accepted' else False
+
+    @api.depends('l10n_pl_ksef_document_ids.upo_attachment_id')
+    def _compute_l10n_pl_ksef_upo_id(self):
+        for move in self:
+            accepted = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state == 'accepted')
+            move.l10n_pl_ksef_upo_id = accepted.sorted('id')[-1:].upo_attachment_id
 
     @api.depends_context('lang')
     @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')

@@ -9,3 +9,4 @@ from . import test_ksef_certificates
 from . import test_ksef_permissions
 from . import test_ksef_sending
 from . import test_ksef_obligation
+from . import test_ksef_concurrency

@@ -1,0 +1,100 @@
+"""Two scheduled senders running at the same time on the same queue, each in its own database transaction that
+commits as in production: every invoice reaches KSeF exactly once."""
+import threading
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name, tagged
+
+from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
+from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+from .common import L10nPlKsefEmulatorCommon
+
+COUNT = 30
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefConcurrentSenders(BaseCase):
+    """No test transaction here: like production workers, every cursor commits, and the test's data is removed
+    at the end (a transaction held open by the test would block the workers)."""
+    _request_handler = L10nPlKsefEmulatorCommon._request_handler
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        cls.app, cls.base = emulator.__enter__()
+        cls.addClassCleanup(emulator.__exit__, None, None, None)
+
+    def setUp(self):
+        super().setUp()
+        self.app.enforce_limits = False
+        token = self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            values = {'name': 'KSeF concurrency sp. z o.o.', 'vat': f'PL{samples.SELLER_NIP}', 'active': True,
+                      'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
+                      'l10n_pl_ksef_token': token, 'l10n_pl_ksef_batch_threshold': 5}
+            # a company cannot be deleted once Odoo created what goes with it: the previous run's is reused
+            company = env['res.company'].with_context(active_test=False).search([('name', '=', values['name'])])
+            if company:
+                company.write(values)
+            else:
+                company = env['res.company'].create(values)
+            documents = env['l10n_pl_ksef.document']
+            for index in range(COUNT):
+                xml = fa3.build(samples.ten_line_invoice(10_000 + index))
+                attachment = env['ir.attachment'].create({'name': f'{index}.xml', 'raw': xml})
+                documents |= documents.create({'company_id': company.id, 'attachment_id': attachment.id,
+                                               'xml_hash': crypto.sha256_b64(xml)})
+            self.company_id, self.document_ids = company.id, documents.ids
+        self.addCleanup(self.remove_committed_data)
+
+    def remove_committed_data(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT attachment_id FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(self.document_ids),))
+            attachments = [row[0] for row in cr.fetchall()]
+            cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(self.document_ids),))
+            cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (tuple(attachments),))
+            # the company itself is referenced by what Odoo created with it: archived, named as a test leftover
+            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
+                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
+                       (self.company_id,))
+
+    def run_sender(self, barrier, errors, taken):
+        try:
+            with self.registry.cursor() as cr:
+                # the registry is at hand: looking it up by name would wait for the test runner's registry lock
+                cr.transaction = api.Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                documents = env['l10n_pl_ksef.document'].browse(self.document_ids)
+                barrier.wait(timeout=30)
+                taken.append(len(documents.with_company(self.company_id)._l10n_pl_ksef_send()))
+        except Exception as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+
+    def test_two_senders_at_once_send_every_invoice_once(self):
+        barrier, errors, taken = threading.Barrier(2), [], []
+        send_model = self.registry['account.move.send']
+        # the senders commit after every remote call, as outside tests (their cursors are not the test's)
+        with patch.object(send_model, '_can_commit', lambda self: True):
+            workers = [threading.Thread(target=self.run_sender, args=(barrier, errors, taken)) for _worker in range(2)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join(timeout=60)
+        self.assertFalse(errors)
+        self.assertEqual(sum(taken), COUNT, f"the queue was split between the workers, never shared: {taken}")
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state, session_reference, xml_hash, message FROM l10n_pl_ksef_document WHERE id IN %s",
+                       (tuple(self.document_ids),))
+            rows = cr.fetchall()
+        self.assertEqual({row[0] for row in rows}, {'sent'}, f"every document sent ({rows[0][3]})")
+        hashes = [row[2] for row in rows]
+        received = [invoice.invoice_hash for session in self.app.service.state.sessions.values()
+                    for invoice in session.invoices if invoice.invoice_hash in hashes]
+        self.assertEqual(sorted(received), sorted(hashes), "each invoice reached KSeF exactly once")
+        self.assertLessEqual(len({row[1] for row in rows}), 2, "one session per worker at most")
