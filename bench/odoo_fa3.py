@@ -18,7 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 WORK = pathlib.Path(os.environ.get('KSEF_WORK_DIR') or
                     pathlib.Path(os.environ.get('XDG_CACHE_HOME', pathlib.Path.home() / '.cache')) / 'l10n_pl_ksef')
-ADDONS = WORK / 'bench-addons'   # outside the repository: Odoo scans addon folders
+ADDONS = WORK / f'bench-addons-{REPO.name}'   # outside the repository (Odoo scans addon folders); one per checkout
 
 
 def odoo_args(args):
@@ -49,7 +49,8 @@ def prepare(env, count):
     from odoo import Command
     company = env['res.company'].search([('name', '=', 'KSeF Benchmark sp. z o.o.')], limit=1)
     if not company:
-        company = env['res.company'].create({
+        # the chart is loaded below; no automatic install of the country's other modules (account_peppol)
+        company = env['res.company'].with_context(chart_template_load=True).create({
             'name': 'KSeF Benchmark sp. z o.o.', 'country_id': env.ref('base.pl').id, 'vat': 'PL5265877635',
             'street': 'ul. Marszałkowska 1', 'zip': '00-001', 'city': 'Warszawa'})
         env['account.chart.template'].try_loading('pl', company=company, install_demo=False)
