@@ -192,7 +192,11 @@ class L10nPlKsefDocument(models.Model):
     def _l10n_pl_ksef_accepted(self, client, tokens, status):
         upo = False
         try:
-            upo = client.invoice_upo(tokens, self.session_reference, self.invoice_reference)
+            if status.get('upoDownloadUrl'):
+                # KSeF's storage link: no access token, and not counted against the API rate limits
+                upo = client.call('GET', status['upoDownloadUrl'], url=status['upoDownloadUrl']).content
+            else:
+                upo = client.invoice_upo(tokens, self.session_reference, self.invoice_reference)
         except KsefError as error:   # the UPO can be downloaded later ("Download UPO")
             _logger.info("KSeF document %s: UPO not available yet: %s", self.id, error)
         self.write({
