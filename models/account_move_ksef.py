@@ -201,8 +201,9 @@ class AccountMove(models.Model):
 
     def _l10n_pl_ksef_accepted(self, document):
         self.ensure_one()
-        self.write({'l10n_pl_ksef_number': document.ksef_number,
-                    'l10n_pl_ksef_acquisition_date': document.acquisition_date})
+        # what KSeF assigned changes no journal item: skip the synchronisation of the lines (most of a write's cost)
+        self.with_context(skip_invoice_sync=True).write({'l10n_pl_ksef_number': document.ksef_number,
+                                                         'l10n_pl_ksef_acquisition_date': document.acquisition_date})
         if document.status_code == 440:
             body = _("KSeF already held this invoice: its KSeF number %s is kept (no second submission).",
                      document.ksef_number)
