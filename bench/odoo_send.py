@@ -1,6 +1,6 @@
 """Odoo sending benchmark: posted ten-line invoices from the queue to accepted by the KSeF emulator, for 100 and 1,000.
 
-    ODOO_SRC=/opt/odoo/src $ODOO_PYTHON bench/odoo_send.py [--db ksef_bench_send] [--counts 100,1000]
+    ODOO_SRC=/opt/odoo/src $ODOO_PYTHON bench/odoo_send.py [--db ksef_bench_send] [--counts 100,1000] [--profile status]
 
 Creates (once) a database with l10n_pl and this addon, a Polish company and the invoices (as bench/odoo_fa3.py).
 Each count then runs in a fresh process of its own against a fresh emulator in another process (no rate limits,
@@ -13,8 +13,10 @@ calls for the whole 1,000-invoice run (one batch session).
 """
 import argparse
 import collections
+import cProfile
 import json
 import os
+import pstats
 import resource
 import subprocess
 import sys
@@ -98,12 +100,16 @@ def measure(args, count):
                                             ('state', '=', 'posted')], limit=count, order='id')
         assert len(moves) == count, f'{len(moves)} invoices in the database, {count} wanted'
         Document = env['l10n_pl_ksef.document']
+        profiler = cProfile.Profile()
         env.invalidate_all()
 
         def phase(name, work):
             set_phase(name)
             before, started = cr.sql_log_count, time.perf_counter()
-            outcome = work()
+            if name == args.profile:
+                outcome = profiler.runcall(work)
+            else:
+                outcome = work()
             result['seconds'][name] = result['seconds'].get(name, 0) + time.perf_counter() - started
             result['queries'][name] = result['queries'].get(name, 0) + cr.sql_log_count - before
             return outcome
@@ -130,6 +136,10 @@ def measure(args, count):
         result.update(polls=polls, sessions=len(set(documents.mapped('session_reference'))),
                       calls={name: dict(counter) for name, counter in calls.items()},
                       peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if args.profile:
+        print(f'\nProfile of the {args.profile} phase, {count} invoices (slowest first, cumulative):')
+        profiler.dump_stats(f'/tmp/odoo_send_{args.profile}_{count}.prof')   # for pstats' callers / callees
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats('cumulative').print_stats(40)
     print('RESULT ' + json.dumps(result), flush=True)
 
 
@@ -163,6 +173,8 @@ def main():
     parser.add_argument('--db-port', default=os.environ.get('ODOO_DB_PORT', '5432'))
     parser.add_argument('--db-user', default=os.environ.get('ODOO_DB_USER', 'odoo_ksef'))
     parser.add_argument('--counts', default='100,1000')
+    parser.add_argument('--profile', choices=PHASES, help='print a cProfile of this phase (slower), kept in '
+                                                           '/tmp/odoo_send_PHASE_COUNT.prof')
     parser.add_argument('--prepare', type=int, help=argparse.SUPPRESS)   # internal: one step in a child process
     parser.add_argument('--measure', type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,6 +187,8 @@ def main():
     ensure_database(args)
     common = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
               '--db-port', str(args.db_port), '--db-user', args.db_user]
+    if args.profile:
+        common += ['--profile', args.profile]
     subprocess.run(common + ['--prepare', str(max(counts))], check=True, cwd=REPO)
     results = []
     for count in counts:
