@@ -147,13 +147,14 @@ class AccountMove(models.Model):
         problems = moves._l10n_pl_ksef_blocking_problems()
         ready = moves.filtered(lambda m: m not in problems)
         created_at = fields.Datetime.now().replace(tzinfo=datetime.timezone.utc)
-        documents = self.env['l10n_pl_ksef.document']
+        frozen = []
         for move, invoice in ready._l10n_pl_ksef_get_fa3_invoices(created_at).items():
             errors = fa3.errors(move._l10n_pl_ksef_fa3_problems(invoice))
             if errors:
                 problems[move] = [move._l10n_pl_ksef_format_problem(p).striptags() for p in errors]
                 continue
-            documents |= documents._l10n_pl_ksef_create_outbound(move, fa3.build(invoice))
+            frozen.append((move, fa3.build(invoice)))
+        documents = self.env['l10n_pl_ksef.document']._l10n_pl_ksef_create_outbounds(frozen)
         if commit:
             documents._l10n_pl_ksef_commit()   # the outbox is durable before any network call
         return documents, problems

@@ -75,12 +75,17 @@ class L10nPlKsefDocument(models.Model):
     @api.model
     def _l10n_pl_ksef_create_outbound(self, move, xml):
         """Freeze the FA(3) bytes of ``move`` as a new document to send, with its hash."""
-        attachment = self.env['ir.attachment'].create({
+        return self._l10n_pl_ksef_create_outbounds([(move, xml)])
+
+    @api.model
+    def _l10n_pl_ksef_create_outbounds(self, frozen):
+        """The same for every (move, FA(3) bytes) of ``frozen``, in one go: the documents, in that order."""
+        attachments = self.env['ir.attachment'].create([{
             'name': move._l10n_pl_ksef_fa3_filename(), 'raw': xml, 'mimetype': 'application/xml',
             'res_model': 'account.move', 'res_id': move.id, 'company_id': move.company_id.id,
-        })
-        return self.create({'move_id': move.id, 'company_id': move.company_id.id, 'attachment_id': attachment.id,
-                            'xml_hash': crypto.sha256_b64(xml)})
+        } for move, xml in frozen])
+        return self.create([{'move_id': move.id, 'company_id': move.company_id.id, 'attachment_id': attachment.id,
+                             'xml_hash': crypto.sha256_b64(xml)} for (move, xml), attachment in zip(frozen, attachments)])
 
     def _l10n_pl_ksef_xml(self):
         self.ensure_one()
