@@ -391,6 +391,11 @@ class KsefClient:
                          path_params={'referenceNumber': session_reference, 'invoiceReferenceNumber': invoice_reference},
                          token=self.fresh_access(tokens), context=_ctx(tokens)).content
 
+    def download_link(self, url):
+        """Content of a pre-signed KSeF storage link (upoDownloadUrl, export parts): a plain GET, without the
+        access token and outside the API rate limits."""
+        return self.call('GET', url, url=url).content
+
     # --- batch sessions ------------------------------------------------------------------------------
 
     def send_batch(self, tokens, files, part_size=100_000_000, offline=False, compression='Zip', workdir=None,

@@ -99,13 +99,14 @@ class AccountMove(models.Model):
                                          format_date(self.env, company.l10n_pl_ksef_obligation_date)))
             elif move._l10n_pl_ksef_is_consumer_invoice() and not company.l10n_pl_ksef_send_consumer_invoices:
                 result[move] = (False, _("Invoices to consumers are not sent to KSeF by this company's choice."))
-            elif move in running and running[move] <= SMALL_VALUE_LIMIT:
+            elif move not in running:
+                result[move] = (True, False)
+            elif running[move] <= SMALL_VALUE_LIMIT:
                 result[move] = (False, _("Small-value exception: the month's invoices total %s PLN gross, within "
-                                         "the 10,000 PLN limit of 2026.", f'{running[move]:,.2f}'))
+                                         "the 10,000 PLN limit of 2026.", _pln(running[move])))
             else:
                 result[move] = (True, _("The month's invoices passed 10,000 PLN gross (%s PLN): this invoice and every "
-                                        "later one of the month must be issued in KSeF.", f'{running[move]:,.2f}')
-                                if move in running else False)
+                                        "later one of the month must be issued in KSeF.", _pln(running[move])))
         return result
 
     def _l10n_pl_ksef_is_consumer_invoice(self):
@@ -282,6 +283,10 @@ class AccountMove(models.Model):
                                   "change. Issue a credit note (faktura korygująca) instead.",
                                   ', '.join(held.mapped('name'))))
         return super().write(vals)
+
+
+def _pln(amount):
+    return f'{amount:,.2f}'
 
 
 def _problem_lines(problems):

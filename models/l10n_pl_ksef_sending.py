@@ -194,7 +194,7 @@ class L10nPlKsefDocument(models.Model):
         try:
             if status.get('upoDownloadUrl'):
                 # KSeF's storage link: no access token, and not counted against the API rate limits
-                upo = client.call('GET', status['upoDownloadUrl'], url=status['upoDownloadUrl']).content
+                upo = client.download_link(status['upoDownloadUrl'])
             else:
                 upo = client.invoice_upo(tokens, self.session_reference, self.invoice_reference)
         except KsefError as error:   # the UPO can be downloaded later ("Download UPO")

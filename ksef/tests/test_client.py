@@ -73,6 +73,7 @@ def test_token_login_online_session_statuses_and_upo(emulator):
     assert [s['invoiceHash'] for s in statuses] == [s.invoice_hash for s in sent]
     upo = client.invoice_upo(tokens, session.reference_number, sent[0].reference_number)
     assert statuses[0]['ksefNumber'].encode() in upo
+    assert client.download_link(statuses[0]['upoDownloadUrl']) == upo, "the storage link gives the same UPO"
     client.close_online_session(tokens, session.reference_number)
     assert client.session_status(tokens, session.reference_number)['successfulInvoiceCount'] == 3
 
