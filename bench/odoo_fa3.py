@@ -27,6 +27,16 @@ def odoo_args(args):
             f'--db_user={args.db_user}', '-d', args.db]
 
 
+def add_odoo_arguments(parser, db, counts):
+    """The options every Odoo benchmark takes: where Odoo and its database are, and the invoice counts."""
+    parser.add_argument('--odoo-src', default=os.environ.get('ODOO_SRC', '/opt/odoo/src'))
+    parser.add_argument('--db', default=db)
+    parser.add_argument('--db-host', default=os.environ.get('ODOO_DB_HOST', '127.0.0.1'))
+    parser.add_argument('--db-port', default=os.environ.get('ODOO_DB_PORT', '5432'))
+    parser.add_argument('--db-user', default=os.environ.get('ODOO_DB_USER', 'odoo_ksef'))
+    parser.add_argument('--counts', default=counts)
+
+
 def ensure_database(args):
     ADDONS.mkdir(parents=True, exist_ok=True)
     link = ADDONS / 'l10n_pl_ksef'
@@ -104,12 +114,7 @@ def measure(env, ids, schema_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--odoo-src', default=os.environ.get('ODOO_SRC', '/opt/odoo/src'))
-    parser.add_argument('--db', default='ksef_bench')
-    parser.add_argument('--db-host', default=os.environ.get('ODOO_DB_HOST', '127.0.0.1'))
-    parser.add_argument('--db-port', default=os.environ.get('ODOO_DB_PORT', '5432'))
-    parser.add_argument('--db-user', default=os.environ.get('ODOO_DB_USER', 'odoo_ksef'))
-    parser.add_argument('--counts', default='1,100,1000')
+    add_odoo_arguments(parser, db='ksef_bench', counts='1,100,1000')
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(',')]
     ensure_database(args)

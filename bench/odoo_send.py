@@ -15,14 +15,13 @@ import argparse
 import collections
 import cProfile
 import json
-import os
 import pstats
 import resource
 import subprocess
 import sys
 import time
 
-from odoo_fa3 import REPO, ensure_database, odoo_args, prepare
+from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, odoo_args, prepare
 
 PHASES = ('enqueue', 'send', 'status')
 NO_LIMIT = 'upload/download (no limit)'
@@ -56,7 +55,7 @@ def wipe_ksef_history(env, company, base):
                                                        WHERE f.name = 'l10n_pl_ksef_state'))
     """, [tuple(moves.ids) or (0,)])
     env.cr.execute("DELETE FROM l10n_pl_ksef_document WHERE company_id = %s", [company.id])
-    env.cr.execute("""UPDATE account_move SET l10n_pl_ksef_state = NULL, l10n_pl_ksef_message = NULL,
+    env.cr.execute("""UPDATE account_move SET l10n_pl_ksef_state = NULL,
                              l10n_pl_ksef_number = NULL, l10n_pl_ksef_acquisition_date = NULL
                        WHERE company_id = %s""", [company.id])
     env.invalidate_all()
@@ -167,12 +166,7 @@ def report(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--odoo-src', default=os.environ.get('ODOO_SRC', '/opt/odoo/src'))
-    parser.add_argument('--db', default='ksef_bench_send')
-    parser.add_argument('--db-host', default=os.environ.get('ODOO_DB_HOST', '127.0.0.1'))
-    parser.add_argument('--db-port', default=os.environ.get('ODOO_DB_PORT', '5432'))
-    parser.add_argument('--db-user', default=os.environ.get('ODOO_DB_USER', 'odoo_ksef'))
-    parser.add_argument('--counts', default='100,1000')
+    add_odoo_arguments(parser, db='ksef_bench_send', counts='100,1000')
     parser.add_argument('--profile', choices=PHASES, help='print a cProfile of this phase (slower), kept in '
                                                            '/tmp/odoo_send_PHASE_COUNT.prof')
     parser.add_argument('--prepare', type=int, help=argparse.SUPPRESS)   # internal: one step in a child process
