@@ -273,6 +273,8 @@ class AccountMove(models.Model):
         if held:
             raise UserError(_("%s is in KSeF (or on its way): it cannot go back to draft. Correct it with a credit "
                               "note (faktura korygująca).", ', '.join(held.mapped('name'))))
+        # what was queued from the posted version must not leave: posting again queues the new version
+        self.l10n_pl_ksef_document_ids.filtered(lambda d: d.state == 'to_send').write({'state': 'cancelled'})
         return super().button_draft()
 
     def write(self, vals):

@@ -17,7 +17,9 @@ class L10nPlKsefDocument(models.Model):
     _rec_name = 'display_name'
 
     direction = fields.Selection([('out', 'Sent'), ('in', 'Received')], required=True, default='out', index=True)
-    move_id = fields.Many2one('account.move', string="Invoice", index=True, ondelete='cascade', check_company=True)
+    # the invoice sent, or the bill made from a received invoice; a document outlives a deleted draft (the record of
+    # what was received or tried stays)
+    move_id = fields.Many2one('account.move', string="Invoice", index=True, ondelete='set null', check_company=True)
     company_id = fields.Many2one('res.company', required=True, index=True, default=lambda self: self.env.company)
     # Outbound states (the sender and the status job move documents along these arrows only):
     #
@@ -30,6 +32,13 @@ class L10nPlKsefDocument(models.Model):
     #      +--- 5xx, 550, unavailable, 429: retried at retry_at (the same document, same XML) ----+
     #
     # A new attempt (after a fix) is a new document: rejected documents stay as the record of what KSeF refused.
+    #
+    # Inbound states (one document per KSeF number received, its XML kept as it came):
+    #
+    #   received --(draft vendor bill created)--> bill_created
+    #      |  ^
+    #      |  +--(retry, after the configuration is fixed)-- error (why, kept visible; never blocks the others)
+    #      +--(an accountant decides it is not ours to book)--> ignored --(retry)--> received
     state = fields.Selection([
         ('to_send', 'To send'),
         ('sending', 'Sending'),
@@ -37,7 +46,23 @@ class L10nPlKsefDocument(models.Model):
         ('accepted', 'Accepted'),
         ('rejected', 'Rejected'),
         ('cancelled', 'Cancelled'),
+        ('received', 'Received'),
+        ('bill_created', 'Bill created'),
+        ('ignored', 'Ignored'),
+        ('error', 'Error'),
     ], required=True, default='to_send', index=True, copy=False)
+    # received invoices: who they came from and what they say (KSeF's metadata), and as whom we received them
+    subject_type = fields.Selection([('Subject2', 'Buyer'), ('Subject3', 'Third party'),
+                                     ('SubjectAuthorized', 'Authorised subject')], string="Received as", readonly=True)
+    seller_nip = fields.Char(string="Seller NIP", readonly=True, index='btree_not_null')
+    seller_name = fields.Char(string="Seller", readonly=True)
+    invoice_number = fields.Char(string="Invoice number", readonly=True)
+    issue_date = fields.Date(string="Issue date", readonly=True)
+    invoice_type = fields.Char(string="Invoice type", readonly=True, help="FA(3) RodzajFaktury: VAT, KOR, ZAL ...")
+    currency_code = fields.Char(string="Currency", readonly=True)
+    net_amount = fields.Float(string="Net", readonly=True)
+    vat_amount = fields.Float(string="VAT", readonly=True)
+    gross_amount = fields.Float(string="Gross", readonly=True)
     attachment_id = fields.Many2one('ir.attachment', string="FA(3) file", readonly=True, copy=False)
     xml_hash = fields.Char(string="SHA-256 of the FA(3) file", readonly=True, index='btree_not_null',
                            help="Base64 SHA-256 of the XML exactly as sent: how KSeF and we recognise the invoice.")
@@ -57,6 +82,13 @@ class L10nPlKsefDocument(models.Model):
     attempts = fields.Integer(readonly=True, default=0)
     outcome_unknown = fields.Boolean(readonly=True, help="KSeF gave no answer to the sending: the status job "
                                                         "looks the invoice up by its hash before anything is sent again.")
+
+    def init(self):
+        # one inbound document per KSeF number and company: the sync may see an invoice twice (windows overlap)
+        self.env.cr.execute("""
+            CREATE UNIQUE INDEX IF NOT EXISTS l10n_pl_ksef_document_inbound_unique
+                ON l10n_pl_ksef_document (company_id, ksef_number) WHERE direction = 'in'
+        """)
 
     @api.depends('move_id', 'state')
     def _compute_display_name(self):

@@ -100,6 +100,18 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertIn('Check on the invoice: Invoice number', moves[2].l10n_pl_ksef_message)
         self.assertIn('KSeF rejected the invoice', moves[2].message_ids[0].body)
 
+    def test_back_to_draft_withdraws_what_was_queued(self):
+        move = self.invoice()
+        documents, _problems = move._l10n_pl_ksef_enqueue()
+        move.button_draft()
+        self.assertEqual(documents.state, 'cancelled')
+        self.assertFalse(move.l10n_pl_ksef_state)
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(documents.state, 'cancelled', "never sent")
+        move.action_post()
+        move.action_l10n_pl_ksef_send()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+
     def test_rejected_then_fixed_and_sent_again(self):
         move = self.invoice()
         xml = move._l10n_pl_ksef_enqueue()[0]._l10n_pl_ksef_xml()
