@@ -17,4 +17,5 @@ from . import res_config_settings_ksef_permissions
 from . import l10n_pl_ksef_document
 from . import l10n_pl_ksef_sending
 from . import account_move_ksef
+from . import account_move_ksef_qr
 from . import res_company_ksef_sending

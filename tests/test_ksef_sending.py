@@ -69,6 +69,27 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
             document.unlink()
         self.assertEqual(move.action_l10n_pl_ksef_download_upo()['type'], 'ir.actions.act_url')
 
+    def test_printed_invoice_carries_kod_i(self):
+        queued = self.invoice()
+        queued._l10n_pl_ksef_enqueue()
+        html = self.printed(queued)
+        self.assertIn('OFFLINE', html, "labelled OFFLINE until KSeF gives the number")
+        accepted = self.invoice()
+        accepted.action_l10n_pl_ksef_send()
+        html = self.printed(accepted)
+        link = accepted._l10n_pl_ksef_qr_codes()[0]['url']
+        self.assertIn(f"/invoice/{SELLER_NIP}/{accepted.invoice_date:%d-%m-%Y}/", link)
+        self.assertTrue(link.endswith(crypto.b64url(crypto.sha256(
+            accepted.l10n_pl_ksef_document_ids.attachment_id.raw))), "the hash of the FA(3) file KSeF holds")
+        self.assertIn(link, html)
+        self.assertIn(accepted.l10n_pl_ksef_number, html)
+        self.assertIn('data:image/png;base64,', html)
+        self.assertFalse(self.printed(self.invoice()).count('l10n_pl_ksef_qr'), "never sent: no code")
+
+    def printed(self, move):
+        html, _type = self.env['ir.actions.report']._render_qweb_html('account.account_invoices', move.ids)
+        return html.decode()
+
     def test_a_list_of_fifty_goes_in_one_batch_session(self):
         moves = self.env['account.move']
         for _index in range(50):

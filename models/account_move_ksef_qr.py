@@ -1,0 +1,30 @@
+"""KOD I, the KSeF verification QR code printed on every invoice issued through KSeF (MF's QR code rules):
+a link to the invoice in KSeF by seller NIP, issue date and the SHA-256 of the FA(3) file, labelled with the KSeF
+number, or OFFLINE while the invoice has none yet."""
+import base64
+
+from odoo import _, models
+
+from ..ksef import identifiers, qr
+
+
+class AccountMove(models.Model):
+    _inherit = 'account.move'
+
+    def _l10n_pl_ksef_qr_codes(self):
+        """[{'image', 'label', 'url', 'caption'}] to print on the invoice (empty when it was never sent to KSeF)."""
+        self.ensure_one()
+        document = self.sudo().l10n_pl_ksef_document_ids.filtered(
+            lambda d: d.state not in ('cancelled', 'rejected') and d.attachment_id).sorted('id')[-1:]
+        if not document or not self.invoice_date:
+            return []
+        qr_base = self.company_id.sudo()._l10n_pl_ksef_client().environment.qr_url
+        url = qr.kod1_url(qr_base, identifiers.normalize_nip(self.company_id.vat), self.invoice_date,
+                          document._l10n_pl_ksef_xml())
+        label = document.ksef_number or qr.LABEL_OFFLINE
+        return [{
+            'image': 'data:image/png;base64,' + base64.b64encode(qr.png(url, label)).decode(),
+            'label': label, 'url': url,
+            'caption': _("Check this invoice in KSeF (KOD I)") if document.ksef_number else
+            _("Not in KSeF yet: the invoice will be there under this link (KOD I)"),
+        }]
