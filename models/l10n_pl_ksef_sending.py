@@ -45,15 +45,18 @@ class L10nPlKsefDocument(models.Model):
                             (tuple(documents.ids),))
         documents.invalidate_recordset(['attempts'])
         self._l10n_pl_ksef_commit()   # the row locks end here; the state 'sending' keeps other workers away
-        client = company._l10n_pl_ksef_client()
         try:
+            client = company._l10n_pl_ksef_client()
             tokens = company.sudo()._l10n_pl_ksef_tokens(client)
             if len(documents) > company.l10n_pl_ksef_batch_threshold:
                 documents._l10n_pl_ksef_send_batch(client, tokens)
             else:
                 documents._l10n_pl_ksef_send_online(client, tokens)
         except (UserError, AuthenticationError) as error:
-            documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, _("KSeF login failed: %s", _error_text(error)))
+            message = _("KSeF login failed: %s", _error_text(error))
+            documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
+            # nobody may be watching (scheduled action): the administrator is asked to fix the connection
+            company._l10n_pl_ksef_ask_admin(_("KSeF login failed"), message, fields.Date.context_today(self))
         except RateLimitError as error:
             documents._l10n_pl_ksef_not_sent(datetime.timedelta(seconds=error.retry_after), _(
                 "KSeF asked to wait %s seconds (rate limit); sending resumes then.", round(error.retry_after)))

@@ -182,6 +182,23 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.assertEqual(document.state, 'to_send', "not before its time")
 
+    def test_failed_login_queues_and_asks_the_administrator(self):
+        self.company.l10n_pl_ksef_token = 'revoked-or-wrong'
+        move = self.invoice()
+        move.action_l10n_pl_ksef_send()
+        document = move.l10n_pl_ksef_document_ids
+        self.assertEqual(document.state, 'to_send')
+        self.assertIn('KSeF login failed', document.message)
+        self.assertTrue(document.retry_at)
+        activity = self.company.activity_ids.filtered(lambda a: a.summary == 'KSeF login failed')
+        self.assertEqual(len(activity), 1)
+        self.assertIn('Generate a new KSeF token', activity.note)
+        self.company.l10n_pl_ksef_custom_url = False    # and a configuration that cannot even make a client
+        document.retry_at = False
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(document.state, 'to_send')
+        self.assertIn('URL of the KSeF server', document.message)
+
     def test_unavailable_ksef_is_retried_later(self):
         move = self.invoice()
         self.fault(status=503, count=50)
