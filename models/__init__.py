@@ -19,3 +19,4 @@ from . import l10n_pl_ksef_sending
 from . import account_move_ksef
 from . import account_move_ksef_qr
 from . import res_company_ksef_sending
+from . import res_company_ksef_offline

@@ -52,6 +52,16 @@ class AccountMove(models.Model):
             move.l10n_pl_ksef_obligation_note = reason or (
                 _("Must be issued in KSeF.") if move in obligations and required else False)
 
+    l10n_pl_ksef_deadline = fields.Date(
+        string="Send to KSeF by", compute='_compute_l10n_pl_ksef_deadline', store=True, copy=False,
+        help="The last day the law allows to send the invoice to KSeF (offline modes).")
+
+    @api.depends('l10n_pl_ksef_document_ids.deadline', 'l10n_pl_ksef_document_ids.state')
+    def _compute_l10n_pl_ksef_deadline(self):
+        for move in self:
+            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
+            move.l10n_pl_ksef_deadline = latest.deadline if latest.offline and latest.state != 'accepted' else False
+
     @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
     def _compute_l10n_pl_ksef_state(self):
         for move in self:
@@ -146,6 +156,8 @@ class AccountMove(models.Model):
         Returns (documents, {move: [problems]}) — an invoice with problems stays out of the queue."""
         moves = self._l10n_pl_ksef_to_send()
         problems = moves._l10n_pl_ksef_blocking_problems()
+        for move in moves.filtered(lambda m: m.company_id._l10n_pl_ksef_needs_offline_certificate()):
+            problems.setdefault(move, []).append(move.company_id._l10n_pl_ksef_offline_certificate_problem())
         ready = moves.filtered(lambda m: m not in problems)
         created_at = fields.Datetime.now().replace(tzinfo=datetime.timezone.utc)
         frozen = []

@@ -4,6 +4,7 @@ number, or OFFLINE while the invoice has none yet."""
 import base64
 
 from odoo import _, models
+from odoo.exceptions import UserError
 
 from ..ksef import identifiers, qr
 
@@ -22,9 +23,26 @@ class AccountMove(models.Model):
         url = qr.kod1_url(qr_base, identifiers.normalize_nip(self.company_id.vat), self.invoice_date,
                           document._l10n_pl_ksef_xml())
         label = document.ksef_number or qr.LABEL_OFFLINE
-        return [{
-            'image': 'data:image/png;base64,' + base64.b64encode(qr.png(url, label)).decode(),
-            'label': label, 'url': url,
-            'caption': _("Check this invoice in KSeF (KOD I)") if document.ksef_number else
-            _("Not in KSeF yet: the invoice will be there under this link (KOD I)"),
-        }]
+        codes = [_code(url, label, _("Check this invoice in KSeF (KOD I)") if document.ksef_number else
+                       _("Not in KSeF yet: the invoice will be there under this link (KOD I)"))]
+        if document.offline and document.offline_mode != 'total_failure':
+            codes.append(self._l10n_pl_ksef_kod2(document, qr_base))
+        return codes
+
+    def _l10n_pl_ksef_kod2(self, document, qr_base):
+        """KOD II of an invoice issued offline: who issued it, signed with the company's KSeF Offline certificate."""
+        company = self.company_id.sudo()
+        certificate = company.l10n_pl_ksef_offline_certificate_id
+        if not certificate:
+            raise UserError(company._l10n_pl_ksef_offline_certificate_problem())
+        key, x509_certificate = company._l10n_pl_ksef_signing_credentials(certificate)
+        serial = certificate.l10n_pl_ksef_serial or format(x509_certificate.serial_number, 'X')
+        context_type, context_value = company._l10n_pl_ksef_context()
+        url = qr.kod2_url(qr_base, context_type, context_value, identifiers.normalize_nip(company.vat), serial,
+                          document._l10n_pl_ksef_xml(), key)
+        return _code(url, qr.LABEL_CERTIFICATE, _("Issued offline by the holder of a KSeF certificate (KOD II)"))
+
+
+def _code(url, label, caption):
+    return {'image': 'data:image/png;base64,' + base64.b64encode(qr.png(url, label)).decode(), 'label': label,
+            'url': url, 'caption': caption}

@@ -75,6 +75,14 @@ class L10nPlKsefDocument(models.Model):
                                        help="When KSeF assigned the KSeF number: the legal date of issue in KSeF.")
     permanent_storage_date = fields.Datetime(string="Stored permanently", readonly=True)
     invoicing_mode = fields.Selection([('online', 'Online'), ('offline', 'Offline')], readonly=True)
+    offline = fields.Boolean(string="Issued offline", readonly=True,
+                             help="Issued while the company was in an offline mode: sent with offlineMode.")
+    offline_mode = fields.Selection(
+        [('offline24', 'Offline24'), ('unavailable', 'KSeF unavailable'), ('failure', 'KSeF failure'),
+         ('total_failure', 'Total failure')], string="Offline mode", readonly=True)
+    deadline = fields.Date(string="Send by", readonly=True, index='btree_not_null',
+                           help="The last day the law allows to send this invoice to KSeF (empty: counted from the "
+                                "end of an announced unavailability or failure, not known yet).")
     upo_attachment_id = fields.Many2one('ir.attachment', string="UPO", readonly=True, copy=False)
     status_code = fields.Integer(string="KSeF status code", readonly=True)
     message = fields.Text(string="KSeF message", readonly=True)
@@ -117,7 +125,9 @@ class L10nPlKsefDocument(models.Model):
             'res_model': 'account.move', 'res_id': move.id, 'company_id': move.company_id.id,
         } for move, xml in frozen])
         return self.create([{'move_id': move.id, 'company_id': move.company_id.id, 'attachment_id': attachment.id,
-                             'xml_hash': crypto.sha256_b64(xml)} for (move, xml), attachment in zip(frozen, attachments)])
+                             'xml_hash': crypto.sha256_b64(xml),
+                             **move.company_id._l10n_pl_ksef_offline_values(move.invoice_date)}
+                            for (move, xml), attachment in zip(frozen, attachments)])
 
     def _l10n_pl_ksef_xml(self):
         self.ensure_one()

@@ -49,7 +49,11 @@ class L10nPlKsefDocument(models.Model):
             client = company._l10n_pl_ksef_client()
             tokens = company.sudo()._l10n_pl_ksef_tokens(client)
             if len(documents) > company.l10n_pl_ksef_batch_threshold:
-                documents._l10n_pl_ksef_send_batch(client, tokens)
+                # offlineMode is declared for a whole batch session: one session per kind
+                for issued_offline in (False, True):
+                    group = documents.filtered(lambda d: d.offline == issued_offline)
+                    if group:
+                        group._l10n_pl_ksef_send_batch(client, tokens)
             else:
                 documents._l10n_pl_ksef_send_online(client, tokens)
         except (UserError, AuthenticationError) as error:
@@ -92,7 +96,7 @@ class L10nPlKsefDocument(models.Model):
 
     def _l10n_pl_ksef_send_one(self, client, tokens, session):
         try:
-            sent = client.send_invoice(tokens, session, self._l10n_pl_ksef_xml())
+            sent = client.send_invoice(tokens, session, self._l10n_pl_ksef_xml(), offline=self.offline)
         except UnknownOutcomeError:
             _logger.warning("KSeF document %s: no answer to the sending; reconciled later by its hash", self.id)
             self.outcome_unknown = True
@@ -110,7 +114,7 @@ class L10nPlKsefDocument(models.Model):
             self._l10n_pl_ksef_commit()
         files = ((document._l10n_pl_ksef_batch_name(), document._l10n_pl_ksef_xml()) for document in self)
         try:
-            client.send_batch(tokens, files, on_open=remember)
+            client.send_batch(tokens, files, on_open=remember, offline=self[:1].offline)
         except UnknownOutcomeError:
             raise
         except KsefApiError as error:
@@ -268,6 +272,22 @@ class L10nPlKsefDocument(models.Model):
                 _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             self._l10n_pl_ksef_commit()
         self._l10n_pl_ksef_plan_next_runs()
+
+    @api.model
+    def _cron_l10n_pl_ksef_deadline_reminders(self):
+        """A to-do for whoever is responsible for each offline invoice still not in KSeF the day before its
+        deadline (and once it is past)."""
+        tomorrow = fields.Date.context_today(self) + datetime.timedelta(days=1)
+        due = self.search([('direction', '=', 'out'), ('offline', '=', True), ('deadline', '<=', tomorrow),
+                           ('state', 'in', ('to_send', 'sending', 'rejected'))])
+        for document in due:
+            move = document.move_id
+            summary = _("Send to KSeF by %s", fields.Date.to_string(document.deadline))
+            if not move or move.activity_ids.filtered(lambda activity: activity.summary == summary):
+                continue
+            move.activity_schedule('mail.mail_activity_data_todo', date_deadline=document.deadline, summary=summary,
+                                   note=document.message or _("Issued offline and not yet accepted by KSeF."),
+                                   user_id=(move.invoice_user_id or move.company_id._l10n_pl_ksef_admins()).id)
 
     @api.model
     def _l10n_pl_ksef_plan_next_runs(self):

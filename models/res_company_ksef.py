@@ -155,9 +155,10 @@ class ResCompany(models.Model):
         except AuthenticationError as error:
             raise UserError(self._l10n_pl_ksef_auth_message(error)) from None
 
-    def _l10n_pl_ksef_signing_credentials(self):
-        """The private key and certificate of the login certificate, as Odoo's certificate module keeps them."""
-        certificate = self.l10n_pl_ksef_certificate_id
+    def _l10n_pl_ksef_signing_credentials(self, certificate=None):
+        """The private key and certificate of the login certificate (or of ``certificate``, e.g. the Offline one),
+        as Odoo's certificate module keeps them."""
+        certificate = certificate or self.l10n_pl_ksef_certificate_id
         if not certificate.pem_certificate or not certificate.private_key_id.pem_key or certificate.private_key_id.public:
             raise UserError(_("Choose a KSeF login certificate with its private key (Settings, KSeF)."))
         if not certificate.is_valid:
