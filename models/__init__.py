@@ -18,3 +18,6 @@ from . import l10n_pl_ksef_document
 from . import l10n_pl_ksef_sending
 from . import account_move_ksef
 from . import res_company_ksef_sending
+from . import l10n_pl_ksef_sync
+from . import l10n_pl_ksef_receiving
+from . import res_company_ksef_receiving
