@@ -36,6 +36,9 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/l10n_pl_ksef_mode_views.xml',
         'views/res_config_settings_ksef_sending_views.xml',
         'data/l10n_pl_ksef_cron.xml',
+        'security/l10n_pl_ksef_receiving_security.xml',
+        'views/l10n_pl_ksef_inbound_document_views.xml',
+        'data/l10n_pl_ksef_receive_cron.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -707,22 +707,52 @@ class KsefClient:
             archive.write(crypto.aes_decrypt(key, iv, encrypted))
         return package, _unpack(archive.getvalue())
 
-    def sync(self, tokens, subject_type, start, state=None, only_metadata=False):
+    def sync(self, tokens, subject_type, start, state=None, only_metadata=False, end=None):
         """One step of the incremental download of invoices of a subject type (Subject2 = bought ...), with the
         permanent-storage high-water mark: returns (new {ksefNumber: (metadata, xml)}, next start). Persist the
-        next start with the records it covers and call again (at least 15 minutes apart, per the limits)."""
-        filters = {'subjectType': subject_type, 'dateRange': {
-            'dateType': 'PermanentStorage', 'from': start if isinstance(start, str) else start.isoformat(),
-            'restrictToPermanentStorageHwmDate': True}}
-        package, files = self.export(tokens, filters, only_metadata)
+        next start with the records it covers and call again (at least 15 minutes apart, per the limits).
+        ``end`` closes a back-fill window (KSeF takes at most 3 months per filter): the next start is then the
+        window's end once the window is exhausted, never a mark beyond it."""
+        step = self.sync_step(tokens, subject_type, start, state, only_metadata, end)
+        return step.found, step.next_start
+
+    def sync_step(self, tokens, subject_type, start, state=None, only_metadata=False, end=None):
+        """``sync`` with what the caller needs to plan the next step: a SyncStep whose ``complete`` is false
+        when the package was truncated or the window ``end`` came before the high-water mark (call again
+        from ``next_start`` as soon as the limits allow)."""
+        date_range = {'dateType': 'PermanentStorage', 'from': _iso(start), 'restrictToPermanentStorageHwmDate': True}
+        if end is not None:
+            date_range['to'] = _iso(end)
+        package, files = self.export(tokens, {'subjectType': subject_type, 'dateRange': date_range}, only_metadata)
         metadata = json.loads(files.get('_metadata.json', b'{"invoices": []}'))['invoices']
         seen = set(state or ())
         found = {m['ksefNumber']: (m, files.get(f'{m["ksefNumber"]}.xml')) for m in metadata if m['ksefNumber'] not in seen}
+        mark = package.get('permanentStorageHwmDate')
         if package.get('isTruncated') and package.get('lastPermanentStorageDate'):
-            following = package['lastPermanentStorageDate']
-        else:
-            following = package.get('permanentStorageHwmDate') or filters['dateRange']['from']
-        return found, following
+            return SyncStep(found, package['lastPermanentStorageDate'], False, mark)
+        if end is not None and (not mark or _moment(date_range['to']) < _moment(mark)):
+            # the window ended before the mark: the next window starts where this one ended (adjacent)
+            return SyncStep(found, date_range['to'], False, mark)
+        return SyncStep(found, mark or date_range['from'], True, mark)
+
+
+@dataclasses.dataclass
+class SyncStep:
+    found: dict          # {ksefNumber: (metadata, xml bytes or None)} not in the caller's state
+    next_start: str      # where the next step starts (ISO, as KSeF gave it)
+    complete: bool       # nothing more up to the high-water mark: the next step may wait the usual cadence
+    high_water_mark: str = None
+
+
+def _iso(moment):
+    return moment if isinstance(moment, str) else moment.isoformat()
+
+
+def _moment(text):
+    moment = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+    if moment.tzinfo is None:   # KSeF reads a time without offset as Warsaw time; an hour's error only delays
+        moment = moment.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+    return moment
 
 
 MAX_UNPACKED_FILE = 3_000_000

@@ -11,3 +11,4 @@ from . import test_ksef_sending
 from . import test_ksef_obligation
 from . import test_ksef_concurrency
 from . import test_ksef_offline
+from . import test_ksef_receiving

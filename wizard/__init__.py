@@ -6,3 +6,4 @@ from . import l10n_pl_ksef_session_wizard
 from . import l10n_pl_ksef_certificate_wizard
 from . import l10n_pl_ksef_permission_wizard
 from . import l10n_pl_ksef_mode_wizard
+from . import l10n_pl_ksef_fetch_wizard

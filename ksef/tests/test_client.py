@@ -1,4 +1,5 @@
 """KsefClient against the emulator over real loopback HTTP."""
+import datetime
 import threading
 
 import pytest
@@ -8,7 +9,7 @@ from werkzeug.serving import make_server
 from ksef import crypto, fa3, xades
 from ksef.client import KsefClient, Secret, custom_environment, retry_after_seconds
 from ksef.emulator import create_app
-from ksef.errors import AuthenticationError, UnknownOutcomeError
+from ksef.errors import AuthenticationError, KsefApiError, UnknownOutcomeError
 from ksef.fa3 import samples
 
 SELLER = samples.SELLER_NIP
@@ -229,6 +230,39 @@ def test_incremental_sync_with_the_high_water_mark(schema_dir):
         assert all(xml and crypto.sha256_b64(xml) == meta['invoiceHash'] for meta, xml in received.values())
     finally:
         server.shutdown()
+
+
+def test_sync_back_fill_windows_end_where_the_next_one_starts(emulator):
+    """A back-fill longer than KSeF's 3-month span goes in adjacent windows: a window that ends before the
+    high-water mark says so (not complete) and the next one starts at its end, never beyond it."""
+    app, base = emulator
+    clock = app.service.clock
+    start = clock.now() - datetime.timedelta(minutes=1)
+
+    def issue(number):
+        client = client_for(app, base)
+        seller = client.login_with_token('Nip', SELLER, Secret(token_for(base)))
+        invoice = samples.ten_line_invoice(number)
+        return client.send_batch(seller, [(f'{number}.xml', fa3.build(invoice))])
+
+    issue(1)
+    clock.advance(100 * 24 * 3600)   # the second invoice 100 days later: the two do not fit in one filter
+    issue(2)
+    clock.advance(5)
+    client = client_for(app, base)
+    buyer = client.login_with_token('Nip', samples.BUYER_NIP, Secret(token_for(base, samples.BUYER_NIP)))
+    with pytest.raises(KsefApiError):
+        client.sync_step(buyer, 'Subject2', start)   # one filter may span at most 3 months
+    end = start + datetime.timedelta(days=90)
+    first = client.sync_step(buyer, 'Subject2', start, end=end)
+    assert [meta['invoiceNumber'] for meta, _xml in first.found.values()] == ['FV/1/11/2026']
+    assert (first.complete, first.next_start) == (False, end.isoformat())
+    second = client.sync_step(buyer, 'Subject2', first.next_start, state=first.found)
+    assert [meta['invoiceNumber'] for meta, _xml in second.found.values()] == ['FV/2/11/2026']
+    assert second.complete and second.next_start == second.high_water_mark
+    # the two-value form keeps its meaning: a window's end is the next start
+    found, following = client.sync(buyer, 'Subject2', start, end=end)
+    assert (list(found), following) == (list(first.found), end.isoformat())
 
 
 def test_expired_access_token_is_refreshed_before_the_call(emulator):
