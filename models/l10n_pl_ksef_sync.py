@@ -208,16 +208,21 @@ class L10nPlKsefSync(models.Model):
         """Every company's due syncs, as fast as KSeF's export limit allows; the cron comes back by itself."""
         self.env['res.company'].search([])._l10n_pl_ksef_ensure_syncs()
         deadline = time.monotonic() + RUN_TIME
-        syncs = self.search(['|', ('active', '=', True), ('range_next', '!=', False)]).with_context(active_test=False)
+        syncs = self.search(self._l10n_pl_ksef_running_domain()).with_context(active_test=False)
         for company in syncs.company_id:
             self._l10n_pl_ksef_receive_company(company, deadline)
         self._l10n_pl_ksef_plan_next_run()
 
     @api.model
+    def _l10n_pl_ksef_running_domain(self):
+        # a requested period is fetched even when the sync itself is off; an archived company receives nothing
+        return [('company_id.active', '=', True), '|', ('active', '=', True), ('range_next', '!=', False)]
+
+    @api.model
     def _l10n_pl_ksef_plan_next_run(self):
         """Re-trigger the cron when the earliest sync is due and its company's export budget allows it."""
         now = fields.Datetime.now()
-        syncs = self.with_context(active_test=False).search(['|', ('active', '=', True), ('range_next', '!=', False)])
+        syncs = self.with_context(active_test=False).search(self._l10n_pl_ksef_running_domain())
         moments = []
         for company in syncs.company_id:
             company_syncs = syncs.filtered(lambda s: s.company_id == company)

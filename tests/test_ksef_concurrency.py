@@ -59,6 +59,7 @@ class TestKsefConcurrentSenders(BaseCase):
             attachments = [row[0] for row in cr.fetchall()]
             cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(self.document_ids),))
             cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (tuple(attachments),))
+            cr.execute("DELETE FROM l10n_pl_ksef_sync WHERE company_id = %s", (self.company_id,))
             # the company itself is referenced by what Odoo created with it: archived, named as a test leftover
             cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
                        "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
