@@ -158,6 +158,11 @@ class AccountMove(models.Model):
         problems = moves._l10n_pl_ksef_blocking_problems()
         for move in moves.filtered(lambda m: m.company_id._l10n_pl_ksef_needs_offline_certificate()):
             problems.setdefault(move, []).append(move.company_id._l10n_pl_ksef_offline_certificate_problem())
+        # a correction names the KSeF number of the invoice it corrects: it waits until KSeF has given it
+        for move in moves.filtered(lambda m: m.reversed_entry_id.l10n_pl_ksef_state in ('to_send', 'sent')):
+            problems.setdefault(move, []).append(_(
+                "The corrected invoice %s is on its way to KSeF: this correction goes as soon as KSeF gives it its "
+                "number.", move.reversed_entry_id.name))
         ready = moves.filtered(lambda m: m not in problems)
         created_at = fields.Datetime.now().replace(tzinfo=datetime.timezone.utc)
         frozen = []
@@ -226,6 +231,15 @@ class AccountMove(models.Model):
                      date=fields.Datetime.to_string(document.acquisition_date))
         attachments = document.attachment_id | document.upo_attachment_id
         self.with_context(no_new_invoice=True).message_post(body=body, attachment_ids=attachments.ids)
+        self._l10n_pl_ksef_release_corrections()
+
+    def _l10n_pl_ksef_release_corrections(self):
+        """The corrections that waited for this invoice's KSeF number go now (they are frozen with it)."""
+        waiting = self.reversal_move_ids.filtered(lambda m: m.state == 'posted' and not m.l10n_pl_ksef_state)
+        if waiting:
+            documents, _problems = waiting._l10n_pl_ksef_enqueue(commit=False)
+            if documents:
+                self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_send')._trigger()
 
     def _l10n_pl_ksef_rejected(self, document):
         self.ensure_one()

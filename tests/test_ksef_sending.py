@@ -133,6 +133,27 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         move.action_l10n_pl_ksef_send()
         self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
 
+    def test_correction_waits_for_the_ksef_number_of_the_invoice_it_corrects(self):
+        original = self.invoice()
+        original._l10n_pl_ksef_enqueue()
+        wizard = self.env['account.move.reversal'].with_context(
+            active_model='account.move', active_ids=original.ids).create({
+                'reason': 'Rabat', 'journal_id': original.journal_id.id, 'l10n_pl_ksef_correction_type': '1'})
+        correction = self.env['account.move'].browse(wizard.refund_moves()['res_id'])
+        correction.action_post()
+        with self.assertRaisesRegex(UserError, 'on its way to KSeF'):
+            correction.action_l10n_pl_ksef_send()
+        self.assertFalse(correction.l10n_pl_ksef_state, "not frozen without the original's KSeF number")
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(original.l10n_pl_ksef_state, 'accepted')
+        self.assertEqual(correction.l10n_pl_ksef_state, 'to_send', "released when the original got its number")
+        self.assertIn(original.l10n_pl_ksef_number.encode(),
+                      correction.l10n_pl_ksef_document_ids.attachment_id.raw, "frozen with the corrected KSeF number")
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(correction.l10n_pl_ksef_state, 'accepted')
+
     def test_rejected_then_fixed_and_sent_again(self):
         move = self.invoice()
         xml = move._l10n_pl_ksef_enqueue()[0]._l10n_pl_ksef_xml()
