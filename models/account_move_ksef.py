@@ -233,6 +233,17 @@ class AccountMove(models.Model):
         self.with_context(no_new_invoice=True).message_post(body=body, attachment_ids=attachments.ids)
         self._l10n_pl_ksef_release_corrections()
 
+    def _l10n_pl_ksef_offline_values(self):
+        """The offline mark of a new attempt: a technical correction of an offline file KSeF rejected for technical
+        reasons keeps that file's mode and deadline and names its hash; otherwise the company's mode now."""
+        self.ensure_one()
+        rejected = self.l10n_pl_ksef_document_ids.filtered(
+            lambda d: d.state == 'rejected' and d.offline and d.status_code != 410).sorted('id')[-1:]
+        if rejected:
+            return {'offline': True, 'offline_mode': rejected.offline_mode, 'deadline': rejected.deadline,
+                    'corrected_hash': rejected.xml_hash}
+        return self.company_id._l10n_pl_ksef_offline_values(self.invoice_date)
+
     def _l10n_pl_ksef_release_corrections(self):
         """The corrections that waited for this invoice's KSeF number go now (they are frozen with it)."""
         waiting = self.reversal_move_ids.filtered(lambda m: m.state == 'posted' and not m.l10n_pl_ksef_state)

@@ -80,6 +80,10 @@ class L10nPlKsefDocument(models.Model):
     offline_mode = fields.Selection(
         [('offline24', 'Offline24'), ('unavailable', 'KSeF unavailable'), ('failure', 'KSeF failure'),
          ('total_failure', 'Total failure')], string="Offline mode", readonly=True)
+    corrected_hash = fields.Char(
+        string="Technical correction of", readonly=True,
+        help="SHA-256 of the offline file KSeF rejected for technical reasons, which this file replaces (korekta "
+             "techniczna: same business content, sent with hashOfCorrectedInvoice).")
     deadline = fields.Date(string="Send by", readonly=True, index='btree_not_null',
                            help="The last day the law allows to send this invoice to KSeF (empty: counted from the "
                                 "end of an announced unavailability or failure, not known yet).")
@@ -125,8 +129,7 @@ class L10nPlKsefDocument(models.Model):
             'res_model': 'account.move', 'res_id': move.id, 'company_id': move.company_id.id,
         } for move, xml in frozen])
         return self.create([{'move_id': move.id, 'company_id': move.company_id.id, 'attachment_id': attachment.id,
-                             'xml_hash': crypto.sha256_b64(xml),
-                             **move.company_id._l10n_pl_ksef_offline_values(move.invoice_date)}
+                             'xml_hash': crypto.sha256_b64(xml), **move._l10n_pl_ksef_offline_values()}
                             for (move, xml), attachment in zip(frozen, attachments)])
 
     def _l10n_pl_ksef_xml(self):

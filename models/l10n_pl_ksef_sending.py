@@ -48,14 +48,19 @@ class L10nPlKsefDocument(models.Model):
         try:
             client = company._l10n_pl_ksef_client()
             tokens = company.sudo()._l10n_pl_ksef_tokens(client)
-            if len(documents) > company.l10n_pl_ksef_batch_threshold:
+            # technical corrections name the file they replace: only an online session carries that
+            corrections = documents.filtered('corrected_hash')
+            regular = documents - corrections
+            if len(regular) > company.l10n_pl_ksef_batch_threshold:
                 # offlineMode is declared for a whole batch session: one session per kind
                 for issued_offline in (False, True):
-                    group = documents.filtered(lambda d: d.offline == issued_offline)
+                    group = regular.filtered(lambda d: d.offline == issued_offline)
                     if group:
                         group._l10n_pl_ksef_send_batch(client, tokens)
             else:
-                documents._l10n_pl_ksef_send_online(client, tokens)
+                corrections |= regular
+            if corrections:
+                corrections._l10n_pl_ksef_send_online(client, tokens)
         except (UserError, AuthenticationError) as error:
             message = _("KSeF login failed: %s", _error_text(error))
             documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
@@ -96,7 +101,8 @@ class L10nPlKsefDocument(models.Model):
 
     def _l10n_pl_ksef_send_one(self, client, tokens, session):
         try:
-            sent = client.send_invoice(tokens, session, self._l10n_pl_ksef_xml(), offline=self.offline)
+            sent = client.send_invoice(tokens, session, self._l10n_pl_ksef_xml(), offline=self.offline,
+                                       hash_of_corrected=self.corrected_hash or None)
         except UnknownOutcomeError:
             _logger.warning("KSeF document %s: no answer to the sending; reconciled later by its hash", self.id)
             self.outcome_unknown = True

@@ -121,3 +121,23 @@ class TestKsefOffline(L10nPlKsefEmulatorCommon):
         self.assertEqual(len(set(offline_docs.mapped('session_reference'))), 1)
         self.assertNotEqual(online_docs[0].session_reference, offline_docs[0].session_reference)
         self.assertEqual(set(offline_docs.mapped('invoicing_mode')), {'offline'})
+
+    def test_technical_correction_of_an_offline_invoice_rejected_by_ksef(self):
+        self.company.l10n_pl_ksef_offline_certificate_id = self.offline_certificate
+        self.switch('offline24')
+        move = self.invoice()
+        good_xml = move._l10n_pl_ksef_enqueue()[0]._l10n_pl_ksef_xml()
+        move.l10n_pl_ksef_document_ids.unlink()
+        broken = self.env['l10n_pl_ksef.document']._l10n_pl_ksef_create_outbound(
+            move, good_xml.replace(b'<P_1>', b'<P_1x>').replace(b'</P_1>', b'</P_1x>'))
+        broken._l10n_pl_ksef_send()
+        broken._l10n_pl_ksef_update_status()
+        self.assertEqual((broken.state, broken.status_code, broken.offline), ('rejected', 450, True))
+        self.switch('online')   # the mode changed meanwhile: the correction keeps the original's offline mark
+        move.action_l10n_pl_ksef_send()
+        correction = move.l10n_pl_ksef_document_ids - broken
+        self.assertRecordValues(correction, [{'state': 'accepted', 'offline': True, 'offline_mode': 'offline24',
+                                              'corrected_hash': broken.xml_hash, 'deadline': broken.deadline,
+                                              'session_type': 'online'}])
+        stored = self.app.service.state.invoices_by_ksef_number[correction.ksef_number]
+        self.assertEqual(stored.hash_of_corrected, broken.xml_hash, "sent as KSeF's technical correction")
