@@ -20,6 +20,7 @@ from . import account_move_ksef
 from . import account_move_ksef_qr
 from . import res_company_ksef_sending
 from . import res_company_ksef_offline
+from . import res_company_ksef_availability
 from . import l10n_pl_ksef_sync
 from . import l10n_pl_ksef_receiving
 from . import res_company_ksef_receiving

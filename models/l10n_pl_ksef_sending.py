@@ -74,6 +74,9 @@ class L10nPlKsefDocument(models.Model):
             documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _("No answer from KSeF: %s", _error_text(error)))
         except (UnavailableError, KsefError) as error:
             documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _("KSeF is unavailable: %s", _error_text(error)))
+            company._l10n_pl_ksef_reached(not isinstance(error, UnavailableError))
+        else:
+            company._l10n_pl_ksef_reached(True)
         self._l10n_pl_ksef_commit()
         return documents
 

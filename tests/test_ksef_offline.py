@@ -141,3 +141,25 @@ class TestKsefOffline(L10nPlKsefEmulatorCommon):
                                               'session_type': 'online'}])
         stored = self.app.service.state.invoices_by_ksef_number[correction.ksef_number]
         self.assertEqual(stored.hash_of_corrected, broken.xml_hash, "sent as KSeF's technical correction")
+
+    def test_announced_failure_is_offered_never_switched(self):
+        self.emulator_post('availability', {'category': 'FAILURE', 'title': 'Awaria KSeF'})
+        self.addCleanup(self.emulator_post, 'availability', {'endAll': True})
+        self.env['res.company']._cron_l10n_pl_ksef_availability()
+        activity = self.company.activity_ids.filtered(lambda a: a.summary == 'KSeF announces: FAILURE')
+        self.assertEqual(len(activity), 1)
+        self.assertIn('Awaria KSeF', activity.note)
+        self.assertEqual(self.company.l10n_pl_ksef_mode, 'online', "never switched silently")
+
+    def test_repeated_unanswered_sendings_suggest_offline24(self):
+        self.emulator_post('faults', {'status': 503, 'count': 1000})
+        self.addCleanup(self.emulator_post, 'faults', {})
+        moves = [self.invoice() for _i in range(3)]
+        for move in moves:
+            move.action_l10n_pl_ksef_send()
+        self.assertEqual(self.company.l10n_pl_ksef_unreachable_count, 3)
+        self.assertEqual(len(self.company.activity_ids.filtered(lambda a: a.summary == 'KSeF does not answer')), 1)
+        self.emulator_post('faults', {})
+        self.env['l10n_pl_ksef.document'].search([('state', '=', 'to_send')]).write({'retry_at': False})
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(self.company.l10n_pl_ksef_unreachable_count, 0)
