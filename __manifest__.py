@@ -34,6 +34,8 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/account_move_ksef_views.xml',
         'views/res_config_settings_ksef_sending_views.xml',
         'data/l10n_pl_ksef_cron.xml',
+        'views/l10n_pl_ksef_inbound_bill_views.xml',
+        'data/l10n_pl_ksef_bill_cron.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -18,3 +18,5 @@ from . import l10n_pl_ksef_document
 from . import l10n_pl_ksef_sending
 from . import account_move_ksef
 from . import res_company_ksef_sending
+from . import l10n_pl_ksef_inbound_bill
+from . import l10n_pl_ksef_product_mapping

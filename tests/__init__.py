@@ -10,3 +10,4 @@ from . import test_ksef_permissions
 from . import test_ksef_sending
 from . import test_ksef_obligation
 from . import test_ksef_concurrency
+from . import test_ksef_bills
