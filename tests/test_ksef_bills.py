@@ -184,9 +184,13 @@ class TestKsefBills(L10nPlKsefTestCommon):
         self.assertEqual(used_codes, set(ALL_RATES))
         self.assertEqual(set(bills.currency_id.mapped('name')), {'PLN', 'EUR', 'USD'})
         self.assertTrue(bills.invoice_line_ids.filtered(lambda l: l.discount))
-        roz = bills.filtered(lambda b: 'ROZ' in (b.ref or '') or b.message_ids.filtered(
-            lambda m: 'advance' in (m.body or '')))
-        self.assertTrue(roz)
+        for document, invoice in received:
+            if invoice.body.invoice_type == 'ROZ':
+                advance = self.env['account.move'].search([
+                    ('l10n_pl_ksef_number', '=', invoice.body.advance_invoices[0].ksef_number)])
+                notes = '\n'.join(document.move_id.message_ids.mapped('body'))
+                self.assertIn('Settles the advance invoices', notes)
+                self.assertIn(advance.display_name, notes)
         # a second run creates nothing more
         self.assertFalse(documents._l10n_pl_ksef_create_bills())
 
