@@ -39,6 +39,8 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'security/l10n_pl_ksef_receiving_security.xml',
         'views/l10n_pl_ksef_inbound_document_views.xml',
         'data/l10n_pl_ksef_receive_cron.xml',
+        'views/l10n_pl_ksef_inbound_bill_views.xml',
+        'data/l10n_pl_ksef_bill_cron.xml',
     ],
     'assets': {
         'web.assets_backend': [

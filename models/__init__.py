@@ -24,3 +24,5 @@ from . import res_company_ksef_availability
 from . import l10n_pl_ksef_sync
 from . import l10n_pl_ksef_receiving
 from . import res_company_ksef_receiving
+from . import l10n_pl_ksef_inbound_bill
+from . import l10n_pl_ksef_product_mapping

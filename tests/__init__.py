@@ -12,3 +12,4 @@ from . import test_ksef_obligation
 from . import test_ksef_concurrency
 from . import test_ksef_offline
 from . import test_ksef_receiving
+from . import test_ksef_bills
