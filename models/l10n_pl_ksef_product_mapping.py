@@ -46,9 +46,12 @@ class AccountMoveLine(models.Model):
     _inherit = 'account.move.line'
 
     # set on the lines of bills made from KSeF: the vendor's text, and what Odoo proposed for it
-    l10n_pl_ksef_line_text = fields.Char(copy=False, readonly=True)
-    l10n_pl_ksef_proposed_product_id = fields.Many2one('product.product', copy=False, readonly=True)
-    l10n_pl_ksef_proposed_account_id = fields.Many2one('account.account', copy=False, readonly=True)
+    # what the vendor wrote and what Odoo proposed for it: posting compares them with the accountant's choice
+    l10n_pl_ksef_line_text = fields.Char(string="KSeF line text", copy=False, readonly=True)
+    l10n_pl_ksef_proposed_product_id = fields.Many2one('product.product', string="Product proposed from KSeF",
+                                                       copy=False, readonly=True)
+    l10n_pl_ksef_proposed_account_id = fields.Many2one('account.account', string="Account proposed from KSeF",
+                                                       copy=False, readonly=True)
 
     @api.model
     def _l10n_pl_ksef_remember_proposals(self, bills):
