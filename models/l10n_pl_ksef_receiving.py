@@ -52,6 +52,9 @@ class L10nPlKsefDocument(models.Model):
                  WHERE d.id = v.id
             """, ([document.id for document, _xml in with_file], attachments.ids))
             created.invalidate_recordset(['attachment_id'])
+        if created.filtered(lambda d: d.state == 'received'):
+            # the bill maker runs right after this transaction commits
+            self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_create_bills')._trigger()
         return self.browse(created.ids)
 
     @api.model

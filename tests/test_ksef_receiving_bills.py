@@ -1,0 +1,45 @@
+"""From KSeF to draft vendor bills, end to end against the emulator: the sync receives, the bill maker is triggered
+and books every invoice once, with the vendor, the KSeF number and the totals KSeF holds."""
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from odoo.addons.l10n_pl_ksef.ksef import fa3
+from .test_ksef_receiving import SUPPLIER_NIP, ReceivingCommon
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefReceivingToBills(ReceivingCommon):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.lift_rate_limits()
+
+    def test_received_invoices_become_draft_bills_once(self):
+        numbers = self.supply(12)
+        bill_cron = self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_create_bills')
+        with patch.object(type(bill_cron), '_trigger', autospec=True) as trigger:
+            self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        self.assertTrue(any(call.args[0] == bill_cron for call in trigger.call_args_list),
+                        "the bill maker is called as soon as invoices arrive")
+        documents = self.received()
+        self.assertEqual(sorted(documents.mapped('ksef_number')), sorted(numbers))
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_create_bills()
+        self.assertEqual(set(documents.mapped('state')), {'bill_created'})
+        bills = documents.move_id
+        self.assertEqual(len(bills), 12)
+        self.assertEqual(set(bills.mapped('move_type')), {'in_invoice'})
+        self.assertEqual(set(bills.mapped('state')), {'draft'})
+        self.assertEqual(sorted(bills.mapped('l10n_pl_ksef_number')), sorted(numbers))
+        self.assertEqual(len(bills.commercial_partner_id), 1, "one vendor, created once")
+        self.assertIn(SUPPLIER_NIP, bills.commercial_partner_id.vat)
+        for document in documents:
+            invoice = fa3.parse(document.attachment_id.raw)
+            self.assertAlmostEqual(document.move_id.amount_total, float(invoice.body.total), places=2)
+
+        # the next run meets the same invoices again (nothing new in KSeF): no second document, no second bill
+        self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_create_bills()
+        self.assertEqual(self.received(), documents)
+        self.assertEqual(self.env['account.move'].search_count([('l10n_pl_ksef_number', 'in', numbers)]), 12)
