@@ -33,6 +33,7 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'views/l10n_pl_ksef_permission_wizard_views.xml',
         'views/account_move_ksef_views.xml',
         'views/report_invoice.xml',
+        'views/report_received_invoice.xml',
         'views/l10n_pl_ksef_mode_views.xml',
         'views/res_config_settings_ksef_sending_views.xml',
         'data/l10n_pl_ksef_cron.xml',

@@ -18,6 +18,7 @@ from . import l10n_pl_ksef_document
 from . import l10n_pl_ksef_sending
 from . import account_move_ksef
 from . import account_move_ksef_qr
+from . import l10n_pl_ksef_visualisation
 from . import res_company_ksef_sending
 from . import res_company_ksef_offline
 from . import res_company_ksef_availability

@@ -43,3 +43,16 @@ class TestKsefReceivingToBills(ReceivingCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_create_bills()
         self.assertEqual(self.received(), documents)
         self.assertEqual(self.env['account.move'].search_count([('l10n_pl_ksef_number', 'in', numbers)]), 12)
+
+    def test_received_invoice_prints_like_the_official_visualisation(self):
+        number = self.supply(1)[0]
+        self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        document = self.received()
+        html = self.env['ir.actions.report']._render_qweb_html('l10n_pl_ksef.action_report_l10n_pl_ksef_fa3',
+                                                              document.ids)[0].decode()
+        invoice = fa3.parse(document.attachment_id.raw)
+        for text in ('Dostawca S.A.', 'Odbiorca sp. z o.o.', number, invoice.body.number, invoice.body.lines[0].name,
+                     '23% / 22%', f'/invoice/{SUPPLIER_NIP}/{invoice.body.issue_date:%d-%m-%Y}/', 'data:image/png'):
+            self.assertIn(text, html)
+        for line in invoice.body.lines:
+            self.assertIn(line.name, html)
