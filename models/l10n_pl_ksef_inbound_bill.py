@@ -5,12 +5,11 @@ are collected per document), then the bills of a batch are made by one ``create`
 a second); a document that fails is rolled back alone and kept in state 'error' with a message that says what to
 fix, so one bad invoice never blocks the others. The same method retries it once the configuration is fixed.
 """
-import base64
 import logging
 import re
 from decimal import Decimal, ROUND_HALF_UP
 
-from odoo import Command, _, api, fields, models
+from odoo import Command, _, api, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
 

@@ -3,12 +3,12 @@ KSeF gave and a state. The sync creates them in batch; an unusable file is kept 
 so nothing received is ever lost and the other invoices go on."""
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import _, api, models
 from odoo.exceptions import UserError
 
 from ..ksef import crypto, fa3, identifiers
 from ..ksef.errors import InvalidInvoiceError
-from .l10n_pl_ksef_sending import _naive
+from .ksef_time import odoo_datetime
 
 # KSeF's metadata names the FA(3) invoice types (RodzajFaktury) differently
 FA3_TYPES = {'Vat': 'VAT', 'Kor': 'KOR', 'Zal': 'ZAL', 'Roz': 'ROZ', 'Upr': 'UPR', 'KorZal': 'KOR_ZAL',
@@ -67,8 +67,8 @@ class L10nPlKsefDocument(models.Model):
             'invoice_type': FA3_TYPES.get(metadata.get('invoiceType'), metadata.get('invoiceType')),
             'currency_code': metadata.get('currency'), 'net_amount': metadata.get('netAmount') or 0.0,
             'vat_amount': metadata.get('vatAmount') or 0.0, 'gross_amount': metadata.get('grossAmount') or 0.0,
-            'acquisition_date': _naive(metadata.get('acquisitionDate')),
-            'permanent_storage_date': _naive(metadata.get('permanentStorageDate')),
+            'acquisition_date': odoo_datetime(metadata.get('acquisitionDate')),
+            'permanent_storage_date': odoo_datetime(metadata.get('permanentStorageDate')),
             'invoicing_mode': (metadata.get('invoicingMode') or '').lower() or False,
             'xml_hash': crypto.sha256_b64(xml) if xml else False,
         }

@@ -4,17 +4,15 @@ Rules that make it safe: documents are locked (SKIP LOCKED) and marked ``sending
 mark is committed; every reference KSeF gives is committed at once; an unknown outcome (timeout, crash) leaves the
 document ``sending`` until the session's invoice list says, by the frozen hash, whether KSeF holds it. Nothing is
 ever sent twice: a document goes back to ``to_send`` only when KSeF certainly does not hold it."""
-import base64
 import datetime
 import logging
-
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..ksef.errors import (AuthenticationError, KsefApiError, KsefError, RateLimitError, UnavailableError,
                            UnknownOutcomeError)
+from .ksef_time import odoo_datetime
 
 _logger = logging.getLogger(__name__)
 
@@ -217,8 +215,8 @@ class L10nPlKsefDocument(models.Model):
             _logger.info("KSeF document %s: UPO not available yet: %s", self.id, error)
         self.write({
             'state': 'accepted', 'status_code': 200, 'message': False, 'retry_at': False,
-            'ksef_number': status['ksefNumber'], 'acquisition_date': _naive(status.get('acquisitionDate')),
-            'permanent_storage_date': _naive(status.get('permanentStorageDate')),
+            'ksef_number': status['ksefNumber'], 'acquisition_date': odoo_datetime(status.get('acquisitionDate')),
+            'permanent_storage_date': odoo_datetime(status.get('permanentStorageDate')),
             'invoicing_mode': (status.get('invoicingMode') or 'Online').lower(),
         })
         if upo:
@@ -314,11 +312,6 @@ class L10nPlKsefDocument(models.Model):
             self.env.cr.commit()
 
 
-def _naive(text):
-    if not text:
-        return False
-    moment = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _status_text(status):

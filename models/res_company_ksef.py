@@ -11,6 +11,7 @@ from ..ksef import identifiers
 from ..ksef.client import (ENVIRONMENTS, AuthTokens, KsefClient, Secret, Token, custom_environment,
                            load_signing_credentials)
 from ..ksef.errors import AuthenticationError, KsefApiError, KsefError, PermissionDeniedError
+from .ksef_time import odoo_datetime
 
 _lt = LazyTranslate(__name__)
 
@@ -180,9 +181,9 @@ class ResCompany(models.Model):
         # tokens are committed right away where allowed: a second login would end the first session's refresh
         self.sudo().write({
             'l10n_pl_ksef_access_token': tokens.access.value.reveal(),
-            'l10n_pl_ksef_access_valid_until': _naive(tokens.access.valid_until),
+            'l10n_pl_ksef_access_valid_until': odoo_datetime(tokens.access.valid_until),
             'l10n_pl_ksef_refresh_token': tokens.refresh.value.reveal(),
-            'l10n_pl_ksef_refresh_valid_until': _naive(tokens.refresh.valid_until),
+            'l10n_pl_ksef_refresh_valid_until': odoo_datetime(tokens.refresh.valid_until),
         })
         if self.env['account.move.send']._can_commit():
             self.env.cr.commit()
@@ -263,7 +264,3 @@ def ksef_client(env, environment, custom_url=None):
 def _token(value, valid_until):
     moment = (valid_until or fields.Datetime.now()).replace(tzinfo=datetime.timezone.utc)
     return Token(Secret(value or ''), moment)
-
-
-def _naive(moment):
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)

@@ -1,7 +1,6 @@
 """Which invoices the law requires in KSeF: the company's start date, the 2026 small-value exception (10,000 PLN
 gross a month, counted in issue order), invoices to consumers by the company's choice; and how the send wizard
 enforces it."""
-import datetime
 
 from odoo.tests import tagged
 

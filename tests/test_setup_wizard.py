@@ -4,7 +4,6 @@ context type, and who may use it."""
 import base64
 import datetime
 
-from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from odoo import Command, fields

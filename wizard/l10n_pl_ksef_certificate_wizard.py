@@ -1,11 +1,11 @@
 """KSeF certificates of the subject the company logs in as: limits and list loaded live from KSeF (the source of
 truth), enrollment of Authentication and Offline certificates, revocation."""
-import datetime
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..models.certificate_certificate import KSEF_CERTIFICATE_TYPES
+from ..models.ksef_time import odoo_datetime
 
 KSEF_STATUSES = [('Active', 'Active'), ('Blocked', 'Blocked'), ('Revoked', 'Revoked'), ('Expired', 'Expired')]
 ENROLLED_TYPES = {'authentication': ['authentication'], 'offline': ['offline'],
@@ -104,7 +104,7 @@ class L10nPlKsefCertificateWizardLine(models.TransientModel):
         return {
             'name': item['name'], 'ksef_type': (item.get('type') or '').lower() or False,
             'serial': item['certificateSerialNumber'], 'status': item.get('status'),
-            'valid_from': ksef_time(item.get('validFrom')), 'valid_to': ksef_time(item.get('validTo')),
+            'valid_from': odoo_datetime(item.get('validFrom')), 'valid_to': odoo_datetime(item.get('validTo')),
             'certificate_id': certificate.id,
             'key_in_odoo': bool(certificate.private_key_id and not certificate.private_key_id.public),
         }
@@ -121,13 +121,3 @@ class L10nPlKsefCertificateWizardLine(models.TransientModel):
             pass   # the revoked certificate was the company's login: the message says to choose another one
         wizard.message = message
         return wizard._reopen()
-
-
-def ksef_time(text):
-    """A KSeF date-time (ISO 8601, 'Z' or offset) as Odoo stores it: naive UTC."""
-    if not text:
-        return False
-    moment = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
-    if moment.tzinfo:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0)

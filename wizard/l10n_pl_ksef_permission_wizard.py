@@ -2,7 +2,6 @@
 the source of truth), grants to persons (NIP, PESEL or certificate fingerprint), entities (e.g. an accounting
 office, with delegation), entity authorizations (self-billing, tax representative ...) and subunit
 administrators (internal ID NIP-NNNNN), and revocation."""
-import datetime
 import re
 
 from odoo import _, fields, models
@@ -10,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools.translate import LazyTranslate
 
 from ..ksef import identifiers
+from ..models.ksef_time import odoo_datetime
 
 _lt = LazyTranslate(__name__)
 
@@ -341,13 +341,6 @@ def _person_name(details):
     return ' '.join(filter(None, [(details or {}).get('firstName'), (details or {}).get('lastName')])) or False
 
 
-def _granted_on(value):
-    if not value:
-        return False
-    moment = datetime.datetime.fromisoformat(value.replace('Z', '+00:00'))
-    if moment.tzinfo:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
 
 
 def _person_or_entity_line(item):
@@ -355,7 +348,7 @@ def _person_or_entity_line(item):
     return dict(_subject_values(item.get('authorizedIdentifier')), **_permission_values(item.get('permissionScope')),
                 kind='entity' if entity else 'person', permission_id=item['id'],
                 name=entity['fullName'] if entity else _person_name(item.get('subjectPersonDetails')),
-                description=item.get('description'), granted_on=_granted_on(item.get('startDate')),
+                description=item.get('description'), granted_on=odoo_datetime(item.get('startDate')),
                 can_delegate=bool(item.get('canDelegate')))
 
 
@@ -363,11 +356,11 @@ def _authorization_line(item):
     return dict(_subject_values(item.get('authorizedEntityIdentifier')),
                 **_permission_values(item.get('authorizationScope')), kind='authorization', permission_id=item['id'],
                 name=(item.get('subjectEntityDetails') or {}).get('fullName') or False,
-                description=item.get('description'), granted_on=_granted_on(item.get('startDate')))
+                description=item.get('description'), granted_on=odoo_datetime(item.get('startDate')))
 
 
 def _subunit_line(item):
     return dict(_subject_values(item.get('authorizedIdentifier')), **_permission_values(item.get('permissionScope')),
                 kind='subunit', permission_id=item['id'], name=_person_name(item.get('subjectPersonDetails')),
                 internal_id=(item.get('subunitIdentifier') or {}).get('value'), subunit_name=item.get('subunitName'),
-                description=item.get('description'), granted_on=_granted_on(item.get('startDate')))
+                description=item.get('description'), granted_on=odoo_datetime(item.get('startDate')))

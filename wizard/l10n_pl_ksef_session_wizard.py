@@ -3,7 +3,7 @@
 from odoo import Command, _, fields, models
 
 from ..models.res_company_ksef import FORGOTTEN_TOKENS
-from .l10n_pl_ksef_token_wizard import ksef_moment
+from ..models.ksef_time import odoo_datetime
 
 
 class L10nPlKsefSessionWizard(models.TransientModel):
@@ -24,13 +24,13 @@ class L10nPlKsefSessionWizard(models.TransientModel):
         status = item.get('status') or {}
         return {
             'reference': item['referenceNumber'],
-            'started': ksef_moment(item.get('startDate')),
+            'started': odoo_datetime(item.get('startDate')),
             'method': method.get('displayName') or item.get('authenticationMethod'),
             'status': ' '.join(filter(None, (str(status.get('code') or ''), status.get('description')))),
             'is_current': bool(item.get('isCurrent')),
             'token_redeemed': bool(item.get('isTokenRedeemed')),
-            'last_refresh': ksef_moment(item.get('lastTokenRefreshDate')),
-            'refresh_valid_until': ksef_moment(item.get('refreshTokenValidUntil')),
+            'last_refresh': odoo_datetime(item.get('lastTokenRefreshDate')),
+            'refresh_valid_until': odoo_datetime(item.get('refreshTokenValidUntil')),
         }
 
     def action_refresh(self):

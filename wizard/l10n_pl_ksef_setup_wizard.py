@@ -2,7 +2,6 @@
 against KSeF before it is saved. A login signed outside Odoo (trusted profile, qualified signature on a card) goes
 through a downloaded AuthTokenRequest that must come back signed within the challenge's ten minutes."""
 import base64
-import datetime
 
 from cryptography import x509
 
@@ -12,6 +11,7 @@ from odoo.exceptions import UserError
 from ..ksef import xades
 from ..ksef.errors import AuthenticationError, KsefApiError, KsefError
 from ..models.res_company_ksef import CONTEXT_TYPES, ENVIRONMENT_SELECTION, ksef_client
+from ..models.ksef_time import odoo_datetime
 
 # what the law lets each legal form log in with, and the company's login method each one becomes
 PERSON_METHODS = [
@@ -149,7 +149,7 @@ class L10nPlKsefSetupWizard(models.TransientModel):
                                                                  self.subject_identifier_type)
         except KsefError as error:
             raise UserError(_("KSeF could not be reached: %s", error)) from None
-        self.write({'request_xml': base64.b64encode(xml), 'request_expires': _naive(expires), 'signed_xml': False,
+        self.write({'request_xml': base64.b64encode(xml), 'request_expires': odoo_datetime(expires), 'signed_xml': False,
                     'signed_filename': False,
                     'request_filename': f'AuthTokenRequest-{self.context_value}-{expires:%Y%m%d-%H%M%S}.xml'})
         return self._reopen()
@@ -168,14 +168,14 @@ class L10nPlKsefSetupWizard(models.TransientModel):
         company = self.company_id.sudo()
         company.write(self._company_values('external'))
         company._l10n_pl_ksef_store_tokens(tokens)
-        company._l10n_pl_ksef_plan_signing_again(_naive(tokens.refresh.valid_until))
+        company._l10n_pl_ksef_plan_signing_again(odoo_datetime(tokens.refresh.valid_until))
         self.write({'request_xml': False, 'signed_xml': False})
         return self._done({
             'type': 'ir.actions.client', 'tag': 'display_notification',
             'params': {'type': 'success', 'title': _("KSeF connection works"), 'message': _(
                 "Logged in to context %(type)s %(value)s until %(end)s UTC. An activity will ask to sign again "
                 "before then.", type=self.context_type, value=self.context_value,
-                end=fields.Datetime.to_string(_naive(tokens.refresh.valid_until)))}})
+                end=fields.Datetime.to_string(odoo_datetime(tokens.refresh.valid_until)))}})
 
     def _login_with_signed_request(self, signed_xml):
         if b'Signature' not in signed_xml:
@@ -197,9 +197,3 @@ class L10nPlKsefSetupWizard(models.TransientModel):
     def _reopen(self):
         return {'type': 'ir.actions.act_window', 'res_model': self._name, 'res_id': self.id, 'view_mode': 'form',
                 'target': 'new', 'name': _("Set up the KSeF connection")}
-
-
-def _naive(moment):
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)

@@ -1,11 +1,10 @@
 """KSeF tokens of the company, managed from Odoo: listed live from KSeF, generated (the value shown once) and
 revoked. KSeF stays the source of truth: nothing here outlives the wizard but the company's own login token."""
-import datetime
-
-from odoo import Command, _, api, fields, models
+from odoo import Command, _, fields, models
 from odoo.exceptions import UserError
 
 from ..ksef.errors import KsefApiError
+from ..models.ksef_time import odoo_datetime
 
 TOKEN_STATUSES = [('Pending', 'Pending'), ('Active', 'Active'), ('Revoking', 'Revoking'), ('Revoked', 'Revoked'),
                   ('Failed', 'Failed')]
@@ -23,12 +22,6 @@ TOKEN_PERMISSIONS = {
 DESCRIPTION_LENGTH = (5, 256)
 
 
-def ksef_moment(text):
-    """A KSeF date-time (ISO 8601, with offset) as Odoo stores it: naive UTC."""
-    if not text:
-        return False
-    moment = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
 class L10nPlKsefTokenWizard(models.TransientModel):
@@ -74,8 +67,8 @@ class L10nPlKsefTokenWizard(models.TransientModel):
             'permissions': self._permission_labels(item.get('requestedPermissions') or []),
             'status': item['status'] if item.get('status') in dict(TOKEN_STATUSES) else False,
             'author': ' '.join(filter(None, (author.get('type'), author.get('value')))),
-            'created_on': ksef_moment(item.get('dateCreated')),
-            'last_use': ksef_moment(item.get('lastUseDate')),
+            'created_on': odoo_datetime(item.get('dateCreated')),
+            'last_use': odoo_datetime(item.get('lastUseDate')),
         }
 
     def _permission_labels(self, permissions):
