@@ -157,11 +157,15 @@ class L10nPlKsefDocument(models.Model):
         ).create([values for values, _invoice, _xml in prepared.values()]).with_env(self.env)
         self.env['account.move.line']._l10n_pl_ksef_remember_proposals(bills)
         wrong = self.env['account.move']
-        for bill, (document, (_values, invoice, _xml)) in zip(bills, prepared.items()):
-            problem = bill._l10n_pl_ksef_match_total(invoice)
-            if problem:
-                wrong |= bill
-                document.write({'state': 'error', 'message': problem})
+        # the rounding fixes of the tax lines are written bill by bill, the bills balanced and their dynamic lines
+        # (payment terms) synchronised once for the batch instead of after every write
+        container = {'records': bills}
+        with bills._check_balanced(container), bills._sync_dynamic_lines(container):
+            for bill, (document, (_values, invoice, _xml)) in zip(bills, prepared.items()):
+                problem = bill._l10n_pl_ksef_match_total(invoice)
+                if problem:
+                    wrong |= bill
+                    document.write({'state': 'error', 'message': problem})
         good = bills - wrong
         wrong.unlink()
         good._l10n_pl_ksef_link_corrected({bill: invoice for bill, (_values, invoice, _xml) in
