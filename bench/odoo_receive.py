@@ -173,6 +173,11 @@ def measure(args, count):
             states = collections.Counter(documents.mapped('state'))
             assert states == {'bill_created': count}, states
             assert len(documents.move_id) == count and set(documents.move_id.mapped('state')) == {'draft'}
+            cr.execute("""SELECT count(*) FROM l10n_pl_ksef_document d JOIN account_move m ON m.id = d.move_id
+                           WHERE d.id IN %s AND (abs(m.amount_total - d.gross_amount) > 0.001
+                              OR (SELECT abs(sum(l.balance)) FROM account_move_line l WHERE l.move_id = m.id) > 0.001)""",
+                       [tuple(documents.ids)])
+            assert not cr.fetchone()[0], "bills whose total is not the invoice's, or unbalanced"
             exports = sum(groups.get('invoiceExport', 0) for groups in calls.values())   # POST /invoices/exports
             result.update(runs=dict(runs), vendors=len(documents.move_id.commercial_partner_id), exports=exports,
                           calls={name: dict(counter) for name, counter in calls.items()},
