@@ -178,8 +178,14 @@ def measure(args, count):
                               OR (SELECT abs(sum(l.balance)) FROM account_move_line l WHERE l.move_id = m.id) > 0.001)""",
                        [tuple(documents.ids)])
             assert not cr.fetchone()[0], "bills whose total is not the invoice's, or unbalanced"
+            cr.execute("""SELECT a.code_store->>%s, count(*) FROM account_move_line l
+                            JOIN account_account a ON a.id = l.account_id
+                           WHERE l.move_id IN %s AND l.display_type = 'product' GROUP BY 1 ORDER BY 1""",
+                       [str(company.root_id.id), tuple(documents.move_id.ids)])
+            line_accounts = dict(cr.fetchall())   # the accounts Odoo proposed for the lines (a change shows here)
             exports = sum(groups.get('invoiceExport', 0) for groups in calls.values())   # POST /invoices/exports
-            result.update(runs=dict(runs), vendors=len(documents.move_id.commercial_partner_id), exports=exports,
+            result.update(runs=dict(runs), line_accounts=line_accounts, exports=exports,
+                          vendors=len(documents.move_id.commercial_partner_id),
                           calls={name: dict(counter) for name, counter in calls.items()},
                           peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if args.profile:
@@ -202,7 +208,8 @@ def report(results):
               f' {total:>8.2f} {count / seconds["bills"]:>8.1f} {r["exports"]:>8} {api:>9} {r["peak_mb"]:>8.0f}')
     for r in results:
         print(f'\nKSeF calls for {r["count"]} invoices ({r["runs"]["receive"]} receiving run(s), '
-              f'{r["runs"]["bills"]} bill run(s), {r["vendors"]} vendors):')
+              f'{r["runs"]["bills"]} bill run(s), {r["vendors"]} vendors; product lines by account '
+              f'{r["line_accounts"]}):')
         groups = sorted({g for counter in r['calls'].values() for g in counter})
         print(f'  {"group":28} ' + ' '.join(f'{p:>8}' for p in PHASES) + f' {"total":>8}')
         for group in groups:
