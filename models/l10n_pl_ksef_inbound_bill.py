@@ -21,6 +21,7 @@ _logger = logging.getLogger(__name__)
 
 CENT = Decimal('0.01')
 BILL_BATCH = 200
+FREQUENT_ACCOUNTS = 'l10n_pl_ksef_frequent_accounts'   # cursor cache key: see _l10n_pl_ksef_make_bills
 # FA(3) buckets whose lines tell nothing (ZAL: the advance, ROZ: the rest to pay) -> the KSeF rate codes they hold,
 # the usual one first (22 and 7 are historic rates, 4 and 3 the taxi flat rates)
 BUCKET_RATE_CODES = {
@@ -33,6 +34,20 @@ BUCKET_RATE_CODES = {
 BUCKET_TYPES = ('ZAL', 'ROZ', 'KOR_ZAL', 'KOR_ROZ')
 PERCENT = {code: percent for code, (_n, _v, _p, percent) in BUCKETS.items()}
 PL_ZIP_CITY = re.compile(r'^\s*(\d{2}-\d{3})\s+(.+)$')
+
+
+class AccountAccount(models.Model):
+    _inherit = 'account.account'
+
+    @api.model
+    def _get_most_frequent_account_for_partner(self, company_id, partner_id, move_type=None, journal_id=None):
+        memo = self.env.cr.cache.get(FREQUENT_ACCOUNTS)
+        if memo is None:
+            return super()._get_most_frequent_account_for_partner(company_id, partner_id, move_type, journal_id)
+        key = (company_id, partner_id, move_type, journal_id)
+        if key not in memo:
+            memo[key] = super()._get_most_frequent_account_for_partner(company_id, partner_id, move_type, journal_id)
+        return memo[key]
 
 
 class L10nPlKsefBillError(Exception):
@@ -151,16 +166,27 @@ class L10nPlKsefDocument(models.Model):
     def _l10n_pl_ksef_make_bills(self, prepared):
         """One create for the bills of ``prepared`` {document: (move values, invoice, xml)}, then the checks and
         links; the bills whose total is not the invoice's are removed again and their documents put in error."""
-        bills = self.env['account.move'].with_context(
-            tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True,
-        ).create([values for values, _invoice, _xml in prepared.values()]).with_env(self.env)
+        # Odoo proposes the account of a line without product from the vendor's past lines, one query per line
+        # that grows with the vendor's history: asked once per vendor and journal for the whole create (no line of
+        # this create is in the database before all of them have their account, so every answer is the same)
+        self.env.cr.cache[FREQUENT_ACCOUNTS] = {}
+        try:
+            bills = self.env['account.move'].with_context(
+                tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True,
+            ).create([values for values, _invoice, _xml in prepared.values()]).with_env(self.env)
+        finally:
+            self.env.cr.cache.pop(FREQUENT_ACCOUNTS, None)
         self.env['account.move.line']._l10n_pl_ksef_remember_proposals(bills)
         wrong = self.env['account.move']
-        for bill, (document, (_values, invoice, _xml)) in zip(bills, prepared.items()):
-            problem = bill._l10n_pl_ksef_match_total(invoice)
-            if problem:
-                wrong |= bill
-                document.write({'state': 'error', 'message': problem})
+        # the rounding fixes of the tax lines are written bill by bill, the bills balanced and their dynamic lines
+        # (payment terms) synchronised once for the batch instead of after every write
+        container = {'records': bills}
+        with bills._check_balanced(container), bills._sync_dynamic_lines(container):
+            for bill, (document, (_values, invoice, _xml)) in zip(bills, prepared.items()):
+                problem = bill._l10n_pl_ksef_match_total(invoice)
+                if problem:
+                    wrong |= bill
+                    document.write({'state': 'error', 'message': problem})
         good = bills - wrong
         wrong.unlink()
         good._l10n_pl_ksef_link_corrected({bill: invoice for bill, (_values, invoice, _xml) in

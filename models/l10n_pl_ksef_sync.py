@@ -135,6 +135,9 @@ class L10nPlKsefSync(models.Model):
         self.ensure_one()
         started = fields.Datetime.now()
         try:
+            # a login stores (and commits, outside tests) the company's tokens: never inside the savepoint below,
+            # whose release would fail after a commit; with tokens cached this makes no KSeF call
+            self.company_id._l10n_pl_ksef_run(lambda client, tokens: tokens)
             with self.env.cr.savepoint():
                 return self._l10n_pl_ksef_receive_step()
         except (UserError, KsefError) as error:
