@@ -103,7 +103,10 @@ class AccountMove(models.Model):
         running = self._l10n_pl_ksef_month_totals()
         for move in self:
             company = move.company_id
-            if move.invoice_date and company.l10n_pl_ksef_obligation_date \
+            if company.l10n_pl_ksef_mode == 'total_failure':
+                result[move] = (False, _("A total failure of KSeF is announced: invoices are issued outside KSeF (on "
+                                         "paper or in any electronic form) and need not be sent later."))
+            elif move.invoice_date and company.l10n_pl_ksef_obligation_date \
                     and move.invoice_date < company.l10n_pl_ksef_obligation_date:
                 result[move] = (False, _("KSeF is mandatory for the company from %s.",
                                          format_date(self.env, company.l10n_pl_ksef_obligation_date)))

@@ -17,8 +17,8 @@ class AccountMove(models.Model):
         self.ensure_one()
         document = self.sudo().l10n_pl_ksef_document_ids.filtered(
             lambda d: d.state not in ('cancelled', 'rejected') and d.attachment_id).sorted('id')[-1:]
-        if not document or not self.invoice_date:
-            return []
+        if not document or not self.invoice_date or document.offline_mode == 'total_failure':
+            return []   # never queued, or issued in a total failure (no QR codes then, as the law says)
         qr_base = self.company_id.sudo()._l10n_pl_ksef_client().environment.qr_url
         url = qr.kod1_url(qr_base, identifiers.normalize_nip(self.company_id.vat), self.invoice_date,
                           document._l10n_pl_ksef_xml())

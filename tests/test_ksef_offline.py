@@ -163,3 +163,16 @@ class TestKsefOffline(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document'].search([('state', '=', 'to_send')]).write({'retry_at': False})
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.assertEqual(self.company.l10n_pl_ksef_unreachable_count, 0)
+
+    def test_total_failure_issues_outside_ksef_without_qr_codes(self):
+        self.company.l10n_pl_ksef_send_on_post = True
+        self.switch('total_failure', reference='Komunikat MF w mediach')
+        move = self.invoice()
+        required, reason = move._l10n_pl_ksef_obligations()[move]
+        self.assertFalse(required)
+        self.assertIn('total failure', reason)
+        self.assertFalse(move.l10n_pl_ksef_state, "not queued on posting")
+        self.assertFalse(self.env['account.move.send']._l10n_pl_ksef_is_applicable(move), "not ticked to send")
+        move._l10n_pl_ksef_enqueue()   # sent anyway by hand, later: no codes on what was issued meanwhile
+        self.assertEqual(move.l10n_pl_ksef_document_ids.offline_mode, 'total_failure')
+        self.assertEqual(move._l10n_pl_ksef_qr_codes(), [])
