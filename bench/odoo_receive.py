@@ -16,30 +16,20 @@ Targets (issue 8): at most 5 export calls for 10,000 invoices, at least 25 bills
 """
 import argparse
 import collections
-import cProfile
 import datetime
-import json
-import pstats
 import resource
 import subprocess
 import sys
 import time
 
-from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, odoo_args, prepare
+from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
+                        print_result, run_in_children)
+from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, prepare
 
 PHASES = ('receive', 'bills')
-NO_LIMIT = 'upload/download (no limit)'
-AUTH = 'auth (per IP)'
 BUYER_NIP = '5265877635'   # the benchmark company's NIP (bench/odoo_fa3.py)
 SUPPLIERS = ('6808208874', '7740001454', '1132191233', '5213017228')   # the sellers (valid NIPs)
 SESSION_MAX = 10_000        # invoices per batch session (KSeF)
-
-
-def open_registry(args):
-    sys.path.insert(0, args.odoo_src)
-    import odoo
-    odoo.tools.config.parse_config(odoo_args(args) + ['--log-level=warn'])
-    return odoo, odoo.modules.registry.Registry(args.db)
 
 
 def prepare_company(args):
@@ -52,7 +42,6 @@ def supply(base, count):
     """``count`` ten-line invoices to the benchmark company, from the suppliers in turn, one batch session per
     supplier (at most 10,000 invoices each), straight through the client (no Odoo). Runs in a process of its own."""
     import dataclasses
-    import requests
     sys.path.insert(0, str(REPO))
     from ksef import fa3
     from ksef.client import KsefClient, custom_environment
@@ -61,8 +50,7 @@ def supply(base, count):
     shares = [count // len(SUPPLIERS) + (n < count % len(SUPPLIERS)) for n in range(len(SUPPLIERS))]
     started, first = time.perf_counter(), 1
     for nip, share in zip(SUPPLIERS, shares):
-        token = requests.post(f'{base}/_emulator/tokens', timeout=5, json={
-            'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': ['InvoiceWrite', 'InvoiceRead']}).json()['token']
+        token = emulator_token(base, nip)
         tokens = client.login_with_token('Nip', nip, token)
         for offset in range(0, share, SESSION_MAX):
             size = min(SESSION_MAX, share - offset)
@@ -101,10 +89,7 @@ def wipe_and_connect(env, company, base):
     env.cr.execute("DELETE FROM l10n_pl_ksef_document WHERE company_id = %s AND direction = 'in'", [company.id])
     env.invalidate_all()
     attachments.unlink()
-    import requests
-    token = requests.post(f'{base}/_emulator/tokens', timeout=5, json={
-        'contextIdentifier': {'type': 'Nip', 'value': BUYER_NIP},
-        'permissions': ['InvoiceWrite', 'InvoiceRead']}).json()['token']
+    token = emulator_token(base, BUYER_NIP)
     start = datetime.date.today() - datetime.timedelta(days=1)
     company.write({'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{base}/v2',
                    'l10n_pl_ksef_token': token, 'l10n_pl_ksef_receive_from': start})
@@ -117,26 +102,11 @@ def wipe_and_connect(env, company, base):
     env.cr.commit()
 
 
-def count_api_calls():
-    """Wrap KsefClient.call (in this process only): {phase: Counter(group)}, and a function to set the phase."""
-    from odoo.addons.l10n_pl_ksef.ksef import limits
-    from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
-    calls, current = collections.defaultdict(collections.Counter), ['']
-    original = KsefClient.call
-
-    def call(self, method, template, **kwargs):
-        group = NO_LIMIT if kwargs.get('url') else (limits.group_of(method, template) or AUTH)
-        calls[current[0]][group] += 1
-        return original(self, method, template, **kwargs)
-    KsefClient.call = call
-    return calls, lambda phase: current.__setitem__(0, phase)
-
-
 def measure(args, count):
     odoo, registry = open_registry(args)
     from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_process
     calls, set_phase = count_api_calls()
-    result = {'count': count, 'seconds': {}, 'queries': {}}
+    result = {'count': count}
     with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base:
         subprocess.run([sys.executable, __file__, '--supply', str(count), '--base', base], check=True, cwd=REPO)
         with registry.cursor() as cr:
@@ -145,19 +115,9 @@ def measure(args, count):
             wipe_and_connect(env, company, base)
             Document, Sync = env['l10n_pl_ksef.document'], env['l10n_pl_ksef.sync']
             domain = [('company_id', '=', company.id), ('direction', '=', 'in')]
-            profiler = cProfile.Profile()
+            phases = Phases(cr, set_phase, args.profile)
+            phase = phases.run
             env.invalidate_all()
-
-            def phase(name, work):
-                set_phase(name)
-                before, started = cr.sql_log_count, time.perf_counter()
-                if name == args.profile:
-                    outcome = profiler.runcall(work)
-                else:
-                    outcome = work()
-                result['seconds'][name] = result['seconds'].get(name, 0) + time.perf_counter() - started
-                result['queries'][name] = result['queries'].get(name, 0) + cr.sql_log_count - before
-                return outcome
 
             runs, deadline = collections.Counter(), time.monotonic() + 1800
             while Document.search_count(domain) < count:   # the cron stops itself after its run time
@@ -184,15 +144,12 @@ def measure(args, count):
                        [str(company.root_id.id), tuple(documents.move_id.ids)])
             line_accounts = dict(cr.fetchall())   # the accounts Odoo proposed for the lines (a change shows here)
             exports = sum(groups.get('invoiceExport', 0) for groups in calls.values())   # POST /invoices/exports
-            result.update(runs=dict(runs), line_accounts=line_accounts, exports=exports,
+            result.update(seconds=phases.seconds, queries=phases.queries, runs=dict(runs), line_accounts=line_accounts, exports=exports,
                           vendors=len(documents.move_id.commercial_partner_id),
                           calls={name: dict(counter) for name, counter in calls.items()},
                           peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if args.profile:
-        print(f'\nProfile of the {args.profile} phase, {count} invoices (slowest first, cumulative):')
-        profiler.dump_stats(f'/tmp/odoo_receive_{args.profile}_{count}.prof')   # for pstats' callers / callees
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats('cumulative').print_stats(40)
-    print('RESULT ' + json.dumps(result), flush=True)
+    phases.print_profile('odoo_receive', count)
+    print_result(result)
 
 
 def report(results):
@@ -203,18 +160,14 @@ def report(results):
     for r in results:
         count, seconds, queries = r['count'], r['seconds'], r['queries']
         total = sum(seconds.values())
-        api = sum(n for groups in r['calls'].values() for g, n in groups.items() if g != NO_LIMIT)
+        api = api_calls(r['calls'])
         print(f'{count:>9} ' + ' '.join(f'{seconds[p]:>10.2f} {queries[p] / count:>7.1f}' for p in PHASES) +
               f' {total:>8.2f} {count / seconds["bills"]:>8.1f} {r["exports"]:>8} {api:>9} {r["peak_mb"]:>8.0f}')
     for r in results:
         print(f'\nKSeF calls for {r["count"]} invoices ({r["runs"]["receive"]} receiving run(s), '
               f'{r["runs"]["bills"]} bill run(s), {r["vendors"]} vendors; product lines by account '
               f'{r["line_accounts"]}):')
-        groups = sorted({g for counter in r['calls'].values() for g in counter})
-        print(f'  {"group":28} ' + ' '.join(f'{p:>8}' for p in PHASES) + f' {"total":>8}')
-        for group in groups:
-            numbers = [r['calls'].get(p, {}).get(group, 0) for p in PHASES]
-            print(f'  {group:28} ' + ' '.join(f'{n:>8}' for n in numbers) + f' {sum(numbers):>8}')
+        print_call_groups(r['calls'], PHASES)
     print('\ntargets: at most 5 export calls for 10,000 invoices; at least 25 bills per second; under 500 MB; '
           'the downloads by the URLs KSeF gives are not API calls')
 
@@ -235,21 +188,9 @@ def main():
         return prepare_company(args)
     if args.measure:
         return measure(args, args.measure)
-    # every step in a process of its own, so that each count's peak memory is its own (this one imports no Odoo)
     counts = [int(c) for c in args.counts.split(',')]
     ensure_database(args)
-    common = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
-              '--db-port', str(args.db_port), '--db-user', args.db_user]
-    if args.profile:
-        common += ['--profile', args.profile]
-    subprocess.run(common + ['--prepare'], check=True, cwd=REPO)
-    results = []
-    for count in counts:
-        print(f'Receiving {count} invoices ...', flush=True)
-        output = subprocess.run(common + ['--measure', str(count)], check=True, cwd=REPO, stdout=subprocess.PIPE,
-                                text=True).stdout
-        print(''.join(line + '\n' for line in output.splitlines() if not line.startswith('RESULT ')), end='')
-        results.append(json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT '))))
+    results = run_in_children(__file__, args, counts, ['--prepare'], 'Receiving')
     report(results)
 
 

@@ -12,28 +12,15 @@ Targets (issue 7): 1,000 invoices under 60 s, SQL queries per invoice not growin
 calls for the whole 1,000-invoice run (one batch session).
 """
 import argparse
-import collections
-import cProfile
-import json
-import pstats
 import resource
-import subprocess
-import sys
 import time
 
-from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, odoo_args, prepare
+from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
+                        print_result, run_in_children)
+from odoo_fa3 import add_odoo_arguments, ensure_database, prepare
 
 PHASES = ('enqueue', 'send', 'status')
-NO_LIMIT = 'upload/download (no limit)'
-AUTH = 'auth (per IP)'
 SELLER_NIP = '5265877635'   # the benchmark company's NIP (bench/odoo_fa3.py)
-
-
-def open_registry(args):
-    sys.path.insert(0, args.odoo_src)
-    import odoo
-    odoo.tools.config.parse_config(odoo_args(args) + ['--log-level=warn'])
-    return odoo, odoo.modules.registry.Registry(args.db)
 
 
 def prepare_invoices(args, count):
@@ -60,35 +47,17 @@ def wipe_ksef_history(env, company, base):
                        WHERE company_id = %s""", [company.id])
     env.invalidate_all()
     attachments.unlink()
-    import requests
-    token = requests.post(f'{base}/_emulator/tokens', timeout=5, json={
-        'contextIdentifier': {'type': 'Nip', 'value': SELLER_NIP},
-        'permissions': ['InvoiceWrite', 'InvoiceRead']}).json()['token']
+    token = emulator_token(base, SELLER_NIP)
     company.write({'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{base}/v2',
                    'l10n_pl_ksef_token': token})   # also forgets the tokens cached for the previous emulator
     env.cr.commit()
-
-
-def count_api_calls():
-    """Wrap KsefClient.call (in this process only): {phase: Counter(group)}, and a function to set the phase."""
-    from odoo.addons.l10n_pl_ksef.ksef import limits
-    from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
-    calls, current = collections.defaultdict(collections.Counter), ['']
-    original = KsefClient.call
-
-    def call(self, method, template, **kwargs):
-        group = NO_LIMIT if kwargs.get('url') else (limits.group_of(method, template) or AUTH)
-        calls[current[0]][group] += 1
-        return original(self, method, template, **kwargs)
-    KsefClient.call = call
-    return calls, lambda phase: current.__setitem__(0, phase)
 
 
 def measure(args, count):
     odoo, registry = open_registry(args)
     from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_process
     calls, set_phase = count_api_calls()
-    result = {'count': count, 'seconds': {}, 'queries': {}}
+    result = {'count': count}
     with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base, \
             registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
@@ -99,19 +68,9 @@ def measure(args, count):
                                             ('state', '=', 'posted')], limit=count, order='id')
         assert len(moves) == count, f'{len(moves)} invoices in the database, {count} wanted'
         Document = env['l10n_pl_ksef.document']
-        profiler = cProfile.Profile()
+        phases = Phases(cr, set_phase, args.profile)
+        phase = phases.run
         env.invalidate_all()
-
-        def phase(name, work):
-            set_phase(name)
-            before, started = cr.sql_log_count, time.perf_counter()
-            if name == args.profile:
-                outcome = profiler.runcall(work)
-            else:
-                outcome = work()
-            result['seconds'][name] = result['seconds'].get(name, 0) + time.perf_counter() - started
-            result['queries'][name] = result['queries'].get(name, 0) + cr.sql_log_count - before
-            return outcome
 
         documents, problems = phase('enqueue', moves._l10n_pl_ksef_enqueue)
         assert not problems and len(documents) == count, f'{len(documents)} queued, problems: {problems}'
@@ -132,14 +91,12 @@ def measure(args, count):
         assert all(moves.mapped('l10n_pl_ksef_number')) and all(documents.mapped('upo_attachment_id'))
         assert set(documents.mapped('session_type')) == ({'batch'} if count > company.l10n_pl_ksef_batch_threshold
                                                          else {'online'})
-        result.update(polls=polls, sessions=len(set(documents.mapped('session_reference'))),
+        result.update(seconds=phases.seconds, queries=phases.queries,
+                      polls=polls, sessions=len(set(documents.mapped('session_reference'))),
                       calls={name: dict(counter) for name, counter in calls.items()},
                       peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if args.profile:
-        print(f'\nProfile of the {args.profile} phase, {count} invoices (slowest first, cumulative):')
-        profiler.dump_stats(f'/tmp/odoo_send_{args.profile}_{count}.prof')   # for pstats' callers / callees
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats('cumulative').print_stats(40)
-    print('RESULT ' + json.dumps(result), flush=True)
+    phases.print_profile('odoo_send', count)
+    print_result(result)
 
 
 def report(results):
@@ -149,17 +106,13 @@ def report(results):
     for r in results:
         count, seconds, queries = r['count'], r['seconds'], r['queries']
         total = sum(seconds.values())
-        api = sum(n for groups in r['calls'].values() for g, n in groups.items() if g != NO_LIMIT)
+        api = api_calls(r['calls'])
         print(f'{count:>9} ' + ' '.join(f'{seconds[p]:>10.2f} {queries[p] / count:>7.1f}' for p in PHASES) +
               f' {total:>8.2f} {sum(queries.values()) / count:>7.1f} {count / total:>6.0f} {api:>9} '
               f'{r["peak_mb"]:>8.0f}')
     for r in results:
         print(f'\nKSeF calls for {r["count"]} invoices ({r["sessions"]} session(s), {r["polls"]} status run(s)):')
-        groups = sorted({g for counter in r['calls'].values() for g in counter})
-        print(f'  {"group":28} ' + ' '.join(f'{p:>8}' for p in PHASES) + f' {"total":>8}')
-        for group in groups:
-            numbers = [r['calls'].get(p, {}).get(group, 0) for p in PHASES]
-            print(f'  {group:28} ' + ' '.join(f'{n:>8}' for n in numbers) + f' {sum(numbers):>8}')
+        print_call_groups(r['calls'], PHASES)
     print('\ntargets: 1,000 invoices under 60 s; queries per invoice not growing with the count; under 20 API calls '
           'for 1,000 invoices (one batch session); the downloads by the URLs KSeF gives are not API calls')
 
@@ -176,21 +129,9 @@ def main():
         return prepare_invoices(args, args.prepare)
     if args.measure:
         return measure(args, args.measure)
-    # every step in a process of its own, so that each count's peak memory is its own (this one imports no Odoo)
     counts = [int(c) for c in args.counts.split(',')]
     ensure_database(args)
-    common = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
-              '--db-port', str(args.db_port), '--db-user', args.db_user]
-    if args.profile:
-        common += ['--profile', args.profile]
-    subprocess.run(common + ['--prepare', str(max(counts))], check=True, cwd=REPO)
-    results = []
-    for count in counts:
-        print(f'Sending {count} invoices ...', flush=True)
-        output = subprocess.run(common + ['--measure', str(count)], check=True, cwd=REPO, stdout=subprocess.PIPE,
-                                text=True).stdout
-        print(''.join(line + '\n' for line in output.splitlines() if not line.startswith('RESULT ')), end='')
-        results.append(json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT '))))
+    results = run_in_children(__file__, args, counts, ['--prepare', str(max(counts))], 'Sending')
     report(results)
 
 

@@ -1,0 +1,100 @@
+"""What the Odoo benchmarks (odoo_send.py, odoo_receive.py) share: opening Odoo, counting KSeF calls per rate-limit
+group, timing phases with their SQL queries, and one child process per invoice count (its own peak memory)."""
+import collections
+import cProfile
+import json
+import pstats
+import subprocess
+import sys
+import time
+
+from odoo_fa3 import REPO, odoo_args
+
+NO_LIMIT = 'upload/download (no limit)'
+AUTH = 'auth (per IP)'
+
+
+def open_registry(args):
+    sys.path.insert(0, args.odoo_src)
+    import odoo
+    odoo.tools.config.parse_config(odoo_args(args) + ['--log-level=warn'])
+    return odoo, odoo.modules.registry.Registry(args.db)
+
+
+def emulator_token(base, nip, permissions=('InvoiceWrite', 'InvoiceRead')):
+    import requests
+    return requests.post(f'{base}/_emulator/tokens', timeout=5, json={
+        'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': list(permissions)}).json()['token']
+
+
+def count_api_calls():
+    """Wrap KsefClient.call (in this process only): {phase: Counter(group)}, and a function to set the phase."""
+    from odoo.addons.l10n_pl_ksef.ksef import limits
+    from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
+    calls, current = collections.defaultdict(collections.Counter), ['']
+    original = KsefClient.call
+
+    def call(self, method, template, **kwargs):
+        group = NO_LIMIT if kwargs.get('url') else (limits.group_of(method, template) or AUTH)
+        calls[current[0]][group] += 1
+        return original(self, method, template, **kwargs)
+    KsefClient.call = call
+    return calls, lambda phase: current.__setitem__(0, phase)
+
+
+class Phases:
+    """Seconds and SQL queries per phase (summed over repeated runs), one phase under cProfile on request."""
+
+    def __init__(self, cr, set_phase, profiled=None):
+        self.cr, self.set_phase, self.profiled = cr, set_phase, profiled
+        self.seconds, self.queries = collections.Counter(), collections.Counter()
+        self.profiler = cProfile.Profile()
+
+    def run(self, name, work):
+        self.set_phase(name)
+        before, started = self.cr.sql_log_count, time.perf_counter()
+        outcome = self.profiler.runcall(work) if name == self.profiled else work()
+        self.seconds[name] += time.perf_counter() - started
+        self.queries[name] += self.cr.sql_log_count - before
+        return outcome
+
+    def print_profile(self, bench, count):
+        if not self.profiled:
+            return
+        print(f'\nProfile of the {self.profiled} phase, {count} invoices (slowest first, cumulative):')
+        self.profiler.dump_stats(f'/tmp/{bench}_{self.profiled}_{count}.prof')   # for pstats' callers / callees
+        pstats.Stats(self.profiler, stream=sys.stdout).sort_stats('cumulative').print_stats(40)
+
+
+def print_result(result):
+    print('RESULT ' + json.dumps(result), flush=True)
+
+
+def print_call_groups(calls, phases):
+    groups = sorted({g for counter in calls.values() for g in counter})
+    print(f'  {"group":28} ' + ' '.join(f'{p:>8}' for p in phases) + f' {"total":>8}')
+    for group in groups:
+        numbers = [calls.get(p, {}).get(group, 0) for p in phases]
+        print(f'  {group:28} ' + ' '.join(f'{n:>8}' for n in numbers) + f' {sum(numbers):>8}')
+
+
+def api_calls(calls):
+    return sum(n for groups in calls.values() for g, n in groups.items() if g != NO_LIMIT)
+
+
+def run_in_children(script, args, counts, prepare, label):
+    """Prepare, then measure each count in a process of its own (so each count's peak memory is its own); this
+    process imports no Odoo. Returns the RESULT of every count."""
+    common = [sys.executable, script, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
+              '--db-port', str(args.db_port), '--db-user', args.db_user]
+    if args.profile:
+        common += ['--profile', args.profile]
+    subprocess.run(common + prepare, check=True, cwd=REPO)
+    results = []
+    for count in counts:
+        print(f'{label} {count} invoices ...', flush=True)
+        output = subprocess.run(common + ['--measure', str(count)], check=True, cwd=REPO, stdout=subprocess.PIPE,
+                                text=True).stdout
+        print(''.join(line + '\n' for line in output.splitlines() if not line.startswith('RESULT ')), end='')
+        results.append(json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT '))))
+    return results
