@@ -37,6 +37,9 @@ class AccountMove(models.Model):
     l10n_pl_ksef_acquisition_date = fields.Datetime(
         string="KSeF acquisition date", copy=False, readonly=True,
         help="When KSeF assigned the KSeF number: for KSeF, the date the invoice was issued.")
+    l10n_pl_ksef_deadline = fields.Date(
+        string="Send to KSeF by", compute='_compute_l10n_pl_ksef_state', store=True, copy=False,
+        help="The last day the law allows to send the invoice to KSeF (offline modes).")
     l10n_pl_ksef_message = fields.Text(compute='_compute_l10n_pl_ksef_message', string="KSeF message")
     l10n_pl_ksef_upo_id = fields.Many2one('ir.attachment', compute='_compute_l10n_pl_ksef_upo_id', string="UPO")
     l10n_pl_ksef_obligation_note = fields.Char(
@@ -52,21 +55,17 @@ class AccountMove(models.Model):
             move.l10n_pl_ksef_obligation_note = reason or (
                 _("Must be issued in KSeF.") if move in obligations and required else False)
 
-    l10n_pl_ksef_deadline = fields.Date(
-        string="Send to KSeF by", compute='_compute_l10n_pl_ksef_deadline', store=True, copy=False,
-        help="The last day the law allows to send the invoice to KSeF (offline modes).")
+    def _l10n_pl_ksef_latest_document(self):
+        """The invoice's latest attempt that counts (a cancelled one was withdrawn before it left)."""
+        self.ensure_one()
+        return self.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
 
-    @api.depends('l10n_pl_ksef_document_ids.deadline', 'l10n_pl_ksef_document_ids.state')
-    def _compute_l10n_pl_ksef_deadline(self):
-        for move in self:
-            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
-            move.l10n_pl_ksef_deadline = latest.deadline if latest.offline and latest.state != 'accepted' else False
-
-    @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
+    @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.deadline')
     def _compute_l10n_pl_ksef_state(self):
         for move in self:
-            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
+            latest = move._l10n_pl_ksef_latest_document()
             move.l10n_pl_ksef_state = DOCUMENT_TO_MOVE_STATE.get(latest.state, False)
+            move.l10n_pl_ksef_deadline = latest.deadline if latest.offline and latest.state != 'accepted' else False
 
     @api.depends('l10n_pl_ksef_document_ids.upo_attachment_id')
     def _compute_l10n_pl_ksef_upo_id(self):
@@ -78,7 +77,7 @@ class AccountMove(models.Model):
     @api.depends('l10n_pl_ksef_document_ids.state', 'l10n_pl_ksef_document_ids.message')
     def _compute_l10n_pl_ksef_message(self):
         for move in self:
-            latest = move.l10n_pl_ksef_document_ids.filtered(lambda d: d.state != 'cancelled').sorted('id')[-1:]
+            latest = move._l10n_pl_ksef_latest_document()
             message = latest.message if latest.state in ('to_send', 'rejected') else False
             if message and latest.state == 'rejected':
                 message = move._l10n_pl_ksef_with_field_hints(message)
