@@ -21,12 +21,17 @@ class ResCompany(models.Model):
         failure is offered as a switch of the company's mode."""
         companies = self.search([('l10n_pl_ksef_mode', '=', 'online')]).filtered(
             lambda c: c._l10n_pl_ksef_is_configured())
+        statuses = {}   # the status is the environment's, not the company's: asked once per server
         for company in companies:
-            try:
-                status = company._l10n_pl_ksef_client().availability()
-            except KsefError:
-                continue   # the status page itself is out of reach: the sender's failures will tell
-            company._l10n_pl_ksef_offer_announced_mode(status)
+            client = company._l10n_pl_ksef_client()
+            url = client.environment.latarnia_url
+            if url not in statuses:
+                try:
+                    statuses[url] = client.availability()
+                except KsefError:
+                    statuses[url] = None   # the status page itself is out of reach: the sender's failures will tell
+            if statuses[url]:
+                company._l10n_pl_ksef_offer_announced_mode(statuses[url])
 
     def _l10n_pl_ksef_offer_announced_mode(self, status):
         mode = ANNOUNCED.get(status.get('status'))
