@@ -178,15 +178,22 @@ class L10nPlKsefDocument(models.Model):
             self.env.cr.cache.pop(FREQUENT_ACCOUNTS, None)
         self.env['account.move.line']._l10n_pl_ksef_remember_proposals(bills)
         wrong = self.env['account.move']
-        # the rounding fixes of the tax lines are written bill by bill, the bills balanced and their dynamic lines
-        # (payment terms) synchronised once for the batch instead of after every write
-        container = {'records': bills}
-        with bills._check_balanced(container), bills._sync_dynamic_lines(container):
-            for bill, (document, (_values, invoice, _xml)) in zip(bills, prepared.items()):
-                problem = bill._l10n_pl_ksef_match_total(invoice)
-                if problem:
-                    wrong |= bill
-                    document.write({'state': 'error', 'message': problem})
+        checks = list(zip(bills, prepared.keys(), (invoice for _values, invoice, _xml in prepared.values())))
+        to_sync = self.env['account.move']
+        for bill, document, invoice in checks:
+            problem = bill._l10n_pl_ksef_match_total(invoice, fix_lines=True)
+            if problem is not None:
+                to_sync |= bill
+        # the other rounding fixes need Odoo's sync of the dynamic lines (payment terms): the bills are balanced
+        # and synchronised once for them all instead of after every write
+        container = {'records': to_sync}
+        with to_sync._check_balanced(container), to_sync._sync_dynamic_lines(container):
+            for bill, document, invoice in checks:
+                if bill in to_sync:
+                    problem = bill._l10n_pl_ksef_match_total(invoice)
+                    if problem:
+                        wrong |= bill
+                        document.write({'state': 'error', 'message': problem})
         good = bills - wrong
         wrong.unlink()
         good._l10n_pl_ksef_link_corrected({bill: invoice for bill, (_values, invoice, _xml) in
@@ -222,7 +229,7 @@ class L10nPlKsefDocument(models.Model):
         move_type = 'in_refund' if is_correction and total < 0 else 'in_invoice'
         sign = -1 if move_type == 'in_refund' else 1
         booking = {'partner': partner, 'fiscal_position': fiscal_position, 'sign': sign, 'cache': cache,
-                   'currency': currency}
+                   'currency': currency, 'move_type': move_type}
         if body.invoice_type in BUCKET_TYPES or not body.lines:
             lines = self._l10n_pl_ksef_bucket_lines(invoice, booking)
         else:
@@ -240,6 +247,7 @@ class L10nPlKsefDocument(models.Model):
             'l10n_pl_ksef_acquisition_date': self.acquisition_date,
             'invoice_line_ids': [Command.create(line) for line in lines],
         }
+        self._l10n_pl_ksef_base_line_amounts(lines, booking)
         if body.supply_date:
             values['delivery_date'] = body.supply_date
         values.update(self._l10n_pl_ksef_payment_values(body.payment, body.number, partner, cache))
@@ -374,6 +382,33 @@ class L10nPlKsefDocument(models.Model):
         tax = own or self._l10n_pl_ksef_purchase_tax(code, booking['cache'])
         return booking['fiscal_position'].map_tax(tax)
 
+    def _l10n_pl_ksef_base_line_amounts(self, lines, booking):
+        """The tax report tags and amounts of the product ``lines``, computed by Odoo's own tax helpers exactly as
+        its tax sync writes them on every line right after the create (one write per line, a third of the SQL of
+        a bill); given at create, the sync finds nothing to write. Not in a foreign currency (the amounts depend
+        on the rate) nor with cash-basis taxes (their tags depend on the move): Odoo writes them as usual. Should
+        Odoo compute other values, its sync still writes them: a wrong guess costs a write, never a wrong bill."""
+        company = self.company_id
+        if booking['currency'] != company.currency_id:
+            return
+        AccountTax = self.env['account.tax']
+        taxes = [AccountTax.browse(line['tax_ids'][0][2]) for line in lines]
+        if any(t.tax_exigibility != 'on_invoice' for t in AccountTax.union(*taxes).flatten_taxes_hierarchy()):
+            return
+        is_refund = booking['move_type'] == 'in_refund'
+        base_lines = [AccountTax._prepare_base_line_for_taxes_computation(
+            None, tax_ids=line_taxes, price_unit=line['price_unit'], quantity=line['quantity'],
+            discount=line.get('discount', 0.0), currency_id=company.currency_id, rate=1.0,
+            sign=-1 if is_refund else 1, is_refund=is_refund,
+            product_id=self.env['product.product'].browse(line.get('product_id')),
+        ) for line, line_taxes in zip(lines, taxes)]
+        AccountTax._add_tax_details_in_base_lines(base_lines, company)
+        AccountTax._round_base_lines_tax_details(base_lines, company)
+        AccountTax._add_accounting_data_in_base_lines_tax_details(base_lines, company)
+        for line, (_base_line, amounts) in zip(lines, AccountTax._prepare_tax_lines(base_lines, company)[
+                'base_lines_to_update']):
+            line.update(amounts)
+
     def _l10n_pl_ksef_purchase_tax(self, code, cache):
         taxes = cache.setdefault('taxes', {})
         if code not in taxes:
@@ -488,10 +523,12 @@ class L10nPlKsefDocument(models.Model):
 class AccountMove(models.Model):
     _inherit = 'account.move'
 
-    def _l10n_pl_ksef_match_total(self, invoice):
+    def _l10n_pl_ksef_match_total(self, invoice, fix_lines=False):
         """None when the bill's total is the invoice's P_15 (a rounding difference within the FA(3) tolerance is
         put on the VAT, as the invoice computes VAT per rate on the totals and Odoo may per line); else what is
-        wrong, with the two amounts."""
+        wrong, with the two amounts. With ``fix_lines``, only a difference that can be put on the VAT and the one
+        payment term line directly (in the company's currency) is mended, else False is returned; without, the
+        VAT is changed and the caller has Odoo synchronise the payment terms."""
         self.ensure_one()
         expected = abs(_dec(invoice.body.total))
         difference = expected - _dec(self.amount_total).quantize(CENT)
@@ -499,8 +536,24 @@ class AccountMove(models.Model):
             return None
         tolerance = CENT * max(1, len(invoice.body.lines))
         tax_lines = self.line_ids.filtered(lambda l: l.display_type == 'tax' and l.amount_currency)
+        sign = -1 if self.move_type == 'in_refund' else 1
+        if fix_lines:
+            terms = self.line_ids.filtered(lambda l: l.display_type == 'payment_term')
+            if (abs(difference) > tolerance or not tax_lines or len(terms) != 1
+                    or self.currency_id != self.company_id.currency_id):
+                return False
+            # both sides in one write, without Odoo's sync of the dynamic lines (which would compute the payment
+            # term again from everything): a third of a bill's time when it runs for each bill
+            change = sign * float(difference)
+            tax_line = tax_lines[:1]
+            tax_amount = tax_line.currency_id.round(tax_line.amount_currency + change)
+            term_amount = terms.currency_id.round(terms.amount_currency - change)
+            self.with_context(skip_invoice_sync=True, skip_is_manually_modified=True, tracking_disable=True).write({'line_ids': [
+                Command.update(tax_line.id, {'amount_currency': tax_amount, 'balance': tax_amount}),
+                Command.update(terms.id, {'amount_currency': term_amount, 'balance': term_amount}),
+            ]})
+            return None
         if abs(difference) <= tolerance and tax_lines:
-            sign = -1 if self.move_type == 'in_refund' else 1
             tax_lines[:1].amount_currency += sign * float(difference)
             return None
         if abs(difference) <= tolerance:
