@@ -96,6 +96,13 @@ class L10nPlKsefDocument(models.Model):
 
     # --- list actions --------------------------------------------------------------------------------
 
+    def action_l10n_pl_ksef_fetch_now(self):
+        """'Fetch from KSeF now' on the Received from KSeF list (shown with or without a selection): the sync
+        of the current company, at once; the list shows what arrived."""
+        action = self.env['l10n_pl_ksef.sync']._l10n_pl_ksef_fetch_now(self.env.company)
+        action['params']['next'] = {'type': 'ir.actions.client', 'tag': 'soft_reload'}
+        return action
+
     def action_l10n_pl_ksef_ignore(self):
         """Not ours to book (a duplicate, a mistake of the seller): set aside, kept on record."""
         if any(document.direction != 'in' or document.state not in ('received', 'error') for document in self):

@@ -12,7 +12,7 @@ class L10nPlKsefModeWizard(models.TransientModel):
     _description = "KSeF mode"
 
     company_id = fields.Many2one('res.company', required=True, readonly=True, default=lambda self: self.env.company)
-    current_mode = fields.Selection(KSEF_MODES, related='company_id.l10n_pl_ksef_mode', string="Current mode")
+    current_mode = fields.Selection(related='company_id.l10n_pl_ksef_mode', string="Current mode")
     mode = fields.Selection(KSEF_MODES, string="New mode", required=True, default=offline.ONLINE)
     reference = fields.Char(string="Announcement", help="Reference or link of the Ministry's announcement.")
     start = fields.Datetime(string="Since", default=fields.Datetime.now)
