@@ -2,83 +2,24 @@
 # Runs the addon's Odoo tests (tests/) in a real Odoo 18 with PostgreSQL: installs l10n_pl_ksef on fresh
 # databases, once with demo data and the sale addon (down payments), once without either, and runs its tests.
 #
-# Odoo is taken from the environment, as on a user's server:
-#   ODOO_SRC     Odoo 18 source tree (the folder with odoo-bin); default: the first of /opt/odoo/src,
-#                /opt/odoo, /srv/odoo, ~/odoo, ../odoo, ../odoo-18.0 that holds Odoo 18
-#   ODOO_PYTHON  an interpreter that can import Odoo's requirements; default: a venv beside or inside
-#                ODOO_SRC (venv, .venv, ../venv), else python3
-#   ODOO_DB_HOST, ODOO_DB_PORT, ODOO_DB_USER, ODOO_DB_PASSWORD  (default 127.0.0.1, 5432, odoo_ksef, none)
+# Odoo and PostgreSQL are found as on a user's server: ODOO_SRC, ODOO_PYTHON, ODOO_DB_* (see scripts/_odoo.sh).
 #   ODOO_TEST_DEMO  "both" (default), "with" or "without" demo data
 # Without an Odoo it says so plainly and exits 0.
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-is_odoo18() { [ -f "$1/odoo-bin" ] && grep -qE "^version_info = \(18, 0" "$1/odoo/release.py" 2>/dev/null; }
-
-find_odoo_src() {
-    if [ -n "${ODOO_SRC:-}" ]; then
-        is_odoo18 "$ODOO_SRC" && echo "$ODOO_SRC"
-        return
-    fi
-    for candidate in /opt/odoo/src /opt/odoo /srv/odoo "$HOME/odoo" "$REPO/../odoo" "$REPO/../odoo-18.0"; do
-        if is_odoo18 "$candidate"; then (cd "$candidate" && pwd); return; fi
-    done
-}
-
-can_run_odoo() {
-    (cd "$1" && "$2" -c 'import odoo.release, psycopg2, werkzeug, lxml, babel, PyPDF2, reportlab' >/dev/null 2>&1)
-}
-
-find_odoo_python() {
-    local src="$1"
-    if [ -n "${ODOO_PYTHON:-}" ]; then
-        can_run_odoo "$src" "$ODOO_PYTHON" && echo "$ODOO_PYTHON"
-        return
-    fi
-    for candidate in "$src/venv/bin/python" "$src/.venv/bin/python" "$src/../venv/bin/python" python3; do
-        if can_run_odoo "$src" "$candidate"; then echo "$candidate"; return; fi
-    done
-}
-
-SRC="$(find_odoo_src)"
+source "$REPO/scripts/_odoo.sh"
+find_odoo
 if [ -z "$SRC" ]; then
-    echo "Odoo tests SKIPPED: no Odoo 18 source tree found (set ODOO_SRC to the folder with odoo-bin${ODOO_SRC:+; $ODOO_SRC is not Odoo 18}); only the pure tests ran."
+    echo "Odoo tests SKIPPED: $ODOO_MISSING; only the pure tests ran."
     exit 0
 fi
-ODOO_PY="$(find_odoo_python "$SRC")"
-if [ -z "$ODOO_PY" ]; then
-    echo "Odoo tests SKIPPED: Odoo 18 found in $SRC, but no Python that can import its requirements (set ODOO_PYTHON); only the pure tests ran."
-    exit 0
-fi
-
-DB_HOST="${ODOO_DB_HOST:-127.0.0.1}"
-DB_PORT="${ODOO_DB_PORT:-5432}"
-DB_USER="${ODOO_DB_USER:-odoo_ksef}"
-DB_PASSWORD="${ODOO_DB_PASSWORD:-}"
 # outside the repository (Odoo scans the addon folder, following symlinks), one folder per checkout
 checkout_id="$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
 WORK="${KSEF_WORK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/l10n_pl_ksef}/odoo-test-$checkout_id"
 mkdir -p "$WORK/addons"
 ln -sfn "$REPO" "$WORK/addons/l10n_pl_ksef"   # Odoo finds the addon by its folder name
-
-# The database role: Odoo refuses to run as 'postgres', so use our own, created if we are allowed to.
-"$ODOO_PY" - "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" <<'PY'
-import sys, psycopg2
-host, port, user, password = sys.argv[1:5]
-try:
-    psycopg2.connect(host=host, port=port, user=user, password=password or None, dbname='postgres').close()
-    sys.exit(0)
-except psycopg2.OperationalError:
-    pass
-try:
-    conn = psycopg2.connect(host=host, port=port, user='postgres', dbname='postgres')
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE ROLE "{user}" LOGIN CREATEDB' + (" PASSWORD %s" if password else ""),
-                          (password,) if password else None)
-    print(f"Created the PostgreSQL role {user}.")
-except psycopg2.Error as exc:
-    print(f"warning: cannot create the PostgreSQL role {user}: {exc}".strip())
-PY
+ensure_db_role
 
 drop_db() {
     "$ODOO_PY" - "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_PASSWORD" "$1" <<'PY'
