@@ -47,6 +47,9 @@ The KSeF protocol lives in the pure-Python package ``ksef`` shipped inside this 
         'web.assets_backend': [
             'l10n_pl_ksef/static/src/**/*',
         ],
+        'web.assets_tests': [
+            'l10n_pl_ksef/static/tests/tours/**/*',
+        ],
     },
     'post_init_hook': 'post_init_hook',
     'installable': True,

@@ -14,3 +14,4 @@ from . import test_ksef_offline
 from . import test_ksef_receiving
 from . import test_ksef_bills
 from . import test_ksef_receiving_bills
+from . import test_tour
