@@ -206,6 +206,8 @@ def issue_invoices(env, company, partners):
     done = Move.search([('company_id', '=', company.id), ('move_type', 'in', ('out_invoice', 'out_refund')),
                         ('ref', '=like', 'KSeF demo%')])
     if done:
+        states = ', '.join(f'{m.name}: {m.l10n_pl_ksef_state or "-"}' for m in done)
+        print(f'  invoices of earlier runs: {states}', flush=True)
         return done
     chart = env['account.chart.template'].with_company(company)
     products = [env['product.product'].search([('default_code', '=', code)], limit=1) or
