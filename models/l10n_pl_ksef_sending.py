@@ -10,8 +10,8 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..ksef.errors import (AuthenticationError, KsefApiError, KsefError, RateLimitError, UnavailableError,
-                           UnknownOutcomeError)
+from ..ksef.errors import (AuthenticationError, KsefApiError, KsefError, PermissionDeniedError, RateLimitError,
+                           UnavailableError, UnknownOutcomeError)
 from .ksef_time import odoo_datetime
 
 _logger = logging.getLogger(__name__)
@@ -64,6 +64,14 @@ class L10nPlKsefDocument(models.Model):
             documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
             # nobody may be watching (scheduled action): the administrator is asked to fix the connection
             company._l10n_pl_ksef_ask_admin(_("KSeF login failed"), message, fields.Date.context_today(self))
+        except PermissionDeniedError as error:
+            # KSeF is there and the login works, but it may not issue invoices: only an administrator can fix it
+            message = _("KSeF refused: the login may not issue invoices in this context (it needs the InvoiceWrite "
+                        "permission, e.g. a KSeF token with \"Issue invoices\"): %s", _error_text(error))
+            documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
+            company._l10n_pl_ksef_ask_admin(_("KSeF refused to take invoices"), message,
+                                            fields.Date.context_today(self))
+            company._l10n_pl_ksef_reached(True)
         except RateLimitError as error:
             documents._l10n_pl_ksef_not_sent(datetime.timedelta(seconds=error.retry_after), _(
                 "KSeF asked to wait %s seconds (rate limit); sending resumes then.", round(error.retry_after)))

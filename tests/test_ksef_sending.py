@@ -9,6 +9,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.l10n_pl_ksef.ksef import crypto, identifiers
+from odoo.addons.l10n_pl_ksef.models.res_company_ksef import FORGOTTEN_TOKENS
+
 from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
 
 
@@ -202,6 +204,19 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertIn(document.retry_at, moments, "the sender comes back exactly when KSeF allows")
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.assertEqual(document.state, 'to_send', "not before its time")
+
+    def test_a_login_without_the_right_to_issue_invoices_asks_the_administrator(self):
+        self.company.write({'l10n_pl_ksef_token': self.issue_token(SELLER_NIP, permissions=['InvoiceRead']),
+                            **FORGOTTEN_TOKENS})
+        move = self.invoice()
+        move.action_l10n_pl_ksef_send()
+        document = move.l10n_pl_ksef_document_ids
+        self.assertEqual(document.state, 'to_send', "not sent, kept in the queue")
+        self.assertIn('InvoiceWrite', document.message)
+        self.assertNotIn('unavailable', document.message)
+        self.assertGreater(document.retry_at, fields.Datetime.now() + datetime.timedelta(minutes=50))
+        activity = self.company.activity_ids.filtered(lambda a: a.summary == 'KSeF refused to take invoices')
+        self.assertEqual(len(activity), 1)
 
     def test_failed_login_queues_and_asks_the_administrator(self):
         self.company.l10n_pl_ksef_token = 'revoked-or-wrong'
