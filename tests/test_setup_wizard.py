@@ -26,6 +26,13 @@ class TestKsefSetupWizard(L10nPlKsefEmulatorCommon):
     def test_defaults_come_from_the_company(self):
         wizard = self.wizard()
         self.assertEqual((wizard.context_type, wizard.context_value, wizard.legal_form), ('Nip', SELLER_NIP, 'entity'))
+        self.assertEqual(wizard.method, 'token', "the company logs in with a token: opening the wizard keeps it")
+        wizard.legal_form = 'person'
+        self.assertEqual(wizard.method, 'token')
+
+    def test_a_company_not_connected_is_offered_a_login_that_works_unattended(self):
+        self.company.l10n_pl_ksef_token = False
+        wizard = self.wizard()
         self.assertEqual(wizard.method, 'qualified_seal')
         wizard.legal_form = 'person'
         self.assertEqual(wizard.method, 'trusted_profile')

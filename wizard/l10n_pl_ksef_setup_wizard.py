@@ -44,8 +44,10 @@ class L10nPlKsefSetupWizard(models.TransientModel):
     context_type = fields.Selection(CONTEXT_TYPES, string="Context type", required=True,
                                     default=lambda self: self.env.company.l10n_pl_ksef_context_type)
     context_value = fields.Char(string="Context", default=lambda self: self.env.company._l10n_pl_ksef_default_context())
-    person_method = fields.Selection(PERSON_METHODS, string="Login method (natural person)", default='trusted_profile')
-    entity_method = fields.Selection(ENTITY_METHODS, string="Login method (organisation)", default='qualified_seal')
+    person_method = fields.Selection(PERSON_METHODS, string="Login method (natural person)",
+                                     default=lambda self: self._default_method('person'))
+    entity_method = fields.Selection(ENTITY_METHODS, string="Login method (organisation)",
+                                     default=lambda self: self._default_method('entity'))
     method = fields.Char(compute='_compute_method')
     token = fields.Char(string="KSeF token")
     certificate_id = fields.Many2one(
@@ -64,6 +66,18 @@ class L10nPlKsefSetupWizard(models.TransientModel):
     request_expires = fields.Datetime(string="Sign and upload before", readonly=True)
     signed_xml = fields.Binary(string="Signed login request", attachment=False)
     signed_filename = fields.Char()
+
+    @api.model
+    def _default_method(self, legal_form):
+        """The method the company logs in with now (opening the wizard to look must not switch it), else the
+        one that logs in unattended for the legal form."""
+        current = {'token': 'token', 'certificate': 'qualified_seal' if legal_form == 'entity' else 'ksef_certificate',
+                   'external': 'authorised_person' if legal_form == 'entity' else 'trusted_profile'}
+        default = 'qualified_seal' if legal_form == 'entity' else 'trusted_profile'
+        company = self.env.company
+        if not company._l10n_pl_ksef_is_configured():
+            return default
+        return current.get(company.l10n_pl_ksef_auth_method, default)
 
     @api.depends('legal_form', 'person_method', 'entity_method')
     def _compute_method(self):
