@@ -27,3 +27,4 @@ from . import l10n_pl_ksef_receiving
 from . import res_company_ksef_receiving
 from . import l10n_pl_ksef_inbound_bill
 from . import l10n_pl_ksef_product_mapping
+from . import l10n_pl_edi_coexistence

@@ -15,3 +15,4 @@ from . import test_ksef_receiving
 from . import test_ksef_bills
 from . import test_ksef_receiving_bills
 from . import test_tour
+from . import test_pl_edi_coexistence
