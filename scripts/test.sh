@@ -20,14 +20,15 @@ pure_passed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) passed.*/\2/p')
 pure_failed="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) failed.*/\2/p')"
 pure_errors="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) errors?.*/\2/p')"
 pure_skipped="$(echo "$summary" | sed -nE 's/(^|.*[^0-9])([0-9]+) skipped.*/\2/p')"
-{ read -r odoo_passed odoo_failed < "$counts"; } 2>/dev/null || { odoo_passed=0; odoo_failed=0; }
+{ read -r odoo_passed odoo_failed odoo_skipped < "$counts"; } 2>/dev/null || { odoo_passed=0; odoo_failed=0; }
+skipped=$(( ${pure_skipped:-0} + ${odoo_skipped:-0} ))
 passed=$(( ${pure_passed:-0} + odoo_passed ))
 failed=$(( ${pure_failed:-0} + ${pure_errors:-0} + odoo_failed ))
 
 echo
 if [ "$pure_rc" -ne 0 ] || [ "$odoo_rc" -ne 0 ]; then
     echo "FAILED: pure tests exit code $pure_rc, Odoo tests exit code $odoo_rc"
-    echo "all: $passed passed, $((failed > 0 ? failed : 1)) failed, ${pure_skipped:-0} skipped"
+    echo "all: $passed passed, $((failed > 0 ? failed : 1)) failed, $skipped skipped"
     exit 1
 fi
-echo "all: $passed passed, $failed failed, ${pure_skipped:-0} skipped"
+echo "all: $passed passed, $failed failed, $skipped skipped"
