@@ -1,0 +1,150 @@
+"""Two workers receiving and two making bills at the same time for one company, each in its own committing
+database transaction as Odoo's cron workers on several servers sharing one PostgreSQL: every invoice KSeF holds
+arrives once and becomes one bill."""
+import dataclasses
+import datetime
+import threading
+import time
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name, tagged
+
+from odoo.addons.l10n_pl_ksef.ksef import fa3
+from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, Secret, custom_environment
+from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
+
+COUNT = 30
+COMPANY = 'KSeF concurrent receiving sp. z o.o.'
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefConcurrentReceivers(BaseCase):
+    """No test transaction (see TestKsefConcurrentSenders): the data is committed and removed at the end; the
+    company, which Odoo's chart of accounts ties to many records, is archived and reused by the next run."""
+    _request_handler = L10nPlKsefEmulatorCommon._request_handler
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        cls.app, cls.base = emulator.__enter__()
+        cls.addClassCleanup(emulator.__exit__, None, None, None)
+        cls.app.enforce_limits = False
+
+    def setUp(self):
+        super().setUp()
+        self.numbers = self.supply()
+        token = self.app.service.admin_token(BUYER_NIP, ['InvoiceWrite', 'InvoiceRead'])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].with_context(active_test=False).search([('name', '=', COMPANY)])
+            values = {'active': True, 'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
+                      'l10n_pl_ksef_token': token,
+                      'l10n_pl_ksef_receive_from': datetime.date.today() - datetime.timedelta(days=1)}
+            if company:
+                company.write(values)
+            else:
+                company = env['res.company'].create({'name': COMPANY, 'vat': f'PL{BUYER_NIP}',
+                                                     'country_id': env.ref('base.pl').id, **values})
+                env['account.chart.template'].try_loading('pl', company=company, install_demo=False)
+            company._l10n_pl_ksef_ensure_syncs()
+            self.company_id = company.id
+        self.addCleanup(self.remove_committed_data)
+
+    def supply(self):
+        """COUNT invoices from a supplier to the company, in one batch session; their KSeF numbers."""
+        client = KsefClient(custom_environment(f'{self.base}/v2'))
+        tokens = client.login_with_token('Nip', SELLER_NIP, Secret(self.app.service.admin_token(
+            SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])))
+        stamp = time.time_ns()   # every run its own invoice numbers
+        files = []
+        for index in range(COUNT):
+            invoice = samples.ten_line_invoice(index)
+            invoice = dataclasses.replace(
+                invoice, buyer=samples.polish_buyer(nip=BUYER_NIP, name=COMPANY),
+                body=dataclasses.replace(invoice.body, number=f'FV/{stamp}/{index}'))
+            files.append((f'{index}.xml', fa3.build(invoice)))
+        reference = client.send_batch(tokens, iter(files))
+        deadline = time.monotonic() + 60
+        while client.session_status(tokens, reference)['status']['code'] < 200:
+            self.assertLess(time.monotonic(), deadline, "the emulator did not process the batch")
+            time.sleep(0.1)
+        invoices = client.session_invoices(tokens, reference)
+        numbers = {invoice['ksefNumber'] for invoice in invoices}
+        self.assertEqual(len(numbers), COUNT)
+        return numbers
+
+    def remove_committed_data(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT id, attachment_id FROM l10n_pl_ksef_document WHERE company_id = %s", (self.company_id,))
+            rows = cr.fetchall()
+            cr.execute("SELECT id FROM account_move WHERE company_id = %s", (self.company_id,))
+            moves = tuple(row[0] for row in cr.fetchall())
+            if moves:
+                cr.execute("DELETE FROM mail_message WHERE model = 'account.move' AND res_id IN %s", (moves,))
+                cr.execute("UPDATE l10n_pl_ksef_document SET move_id = NULL WHERE move_id IN %s", (moves,))
+                cr.execute("DELETE FROM ir_attachment WHERE res_model = 'account.move' AND res_id IN %s", (moves,))
+                cr.execute("DELETE FROM account_move WHERE id IN %s", (moves,))
+            if rows:
+                cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(r[0] for r in rows),))
+                attachments = tuple(r[1] for r in rows if r[1])
+                if attachments:
+                    cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (attachments,))
+            cr.execute("DELETE FROM l10n_pl_ksef_sync WHERE company_id = %s", (self.company_id,))
+            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
+                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
+                       (self.company_id,))
+
+    def in_workers(self, work, count=2):
+        """Run ``work(env)`` in ``count`` threads at once, each with its own cursor; their results."""
+        barrier, errors, results = threading.Barrier(count), [], []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    cr.transaction = api.Transaction(self.registry)   # not the test runner's registry lock
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    barrier.wait(timeout=30)
+                    results.append(work(env))
+            except Exception as error:  # noqa: BLE001 - reported by the test thread
+                errors.append(error)
+
+        # the jobs commit after every step, as outside tests (their cursors are not the test's)
+        with patch.object(self.registry['account.move.send'], '_can_commit', lambda self: True):
+            threads = [threading.Thread(target=worker) for _index in range(count)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(errors)
+        return results
+
+    def test_two_receivers_and_two_bill_makers_at_once(self):
+        def receive(env):
+            company = env['res.company'].browse(self.company_id)
+            return len(env['l10n_pl_ksef.sync']._l10n_pl_ksef_receive_company(company, time.monotonic() + 60))
+
+        received = self.in_workers(receive)
+        self.assertEqual(sorted(received)[-1], COUNT, f"one worker received everything, the other nothing: {received}")
+        self.assertEqual(sum(received), COUNT)
+
+        def make_bills(env):
+            documents = env['l10n_pl_ksef.document'].search([('company_id', '=', self.company_id),
+                                                              ('direction', '=', 'in')])
+            return len(documents.with_company(self.company_id)._l10n_pl_ksef_create_bills())
+
+        made = self.in_workers(make_bills)
+        self.assertEqual(sum(made), COUNT, f"the documents were split between the workers, never shared: {made}")
+        with self.registry.cursor() as cr:
+            cr.execute("""SELECT d.ksef_number, d.state, count(m.id) FROM l10n_pl_ksef_document d
+                            LEFT JOIN account_move m ON m.l10n_pl_ksef_number = d.ksef_number
+                                                    AND m.company_id = d.company_id
+                           WHERE d.company_id = %s AND d.direction = 'in' GROUP BY 1, 2""", (self.company_id,))
+            rows = cr.fetchall()
+        self.assertEqual({row[0] for row in rows}, self.numbers, "every invoice KSeF holds arrived, once")
+        self.assertEqual({(row[1], row[2]) for row in rows}, {('bill_created', 1)}, "each became exactly one bill")
