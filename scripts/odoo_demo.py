@@ -162,6 +162,8 @@ def demo_company(env):
         company.write({'name': COMPANY['name'], 'vat': f'PL{COMPANY["nip"]}', 'country_id': env.ref('base.pl').id,
                        'street': COMPANY['street'], 'zip': COMPANY['zip'], 'city': COMPANY['city'],
                        'email': COMPANY['email'], 'phone': COMPANY['phone']})
+    if not company.external_report_layout_id:   # else Odoo asks for a document layout before the first Send
+        company.external_report_layout_id = env.ref('web.external_layout_standard')
     if company.chart_template != 'pl':   # a new database gives a company without a country the generic chart
         env['account.chart.template'].try_loading('pl', company=company, install_demo=False)
     env['res.lang']._activate_lang('pl_PL')
