@@ -1,6 +1,8 @@
 from lxml import etree
 
 from odoo import Command
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from odoo.addons.l10n_pl_ksef.ksef import fa3, identifiers
@@ -156,3 +158,19 @@ class L10nPlKsefEmulatorCommon(L10nPlKsefTestCommon):
     def emulator_client(cls):
         from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, custom_environment
         return KsefClient(custom_environment(f'{cls.base}/v2'))
+
+
+class L10nPlKsefCommittingCase(BaseCase):
+    """No test transaction: like production workers, every cursor commits, and a test removes its data at the end
+    (a transaction held open by the test would block the workers). An emulator per class, without delays."""
+    _request_handler = L10nPlKsefEmulatorCommon._request_handler
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+        cls.registry = Registry(get_db_name())
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        cls.app, cls.base = emulator.__enter__()
+        cls.addClassCleanup(emulator.__exit__, None, None, None)
+

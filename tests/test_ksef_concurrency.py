@@ -4,30 +4,18 @@ import threading
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 
 from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
-from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
-from .common import L10nPlKsefEmulatorCommon
+from .common import L10nPlKsefCommittingCase
 
 COUNT = 30
 
 
 @tagged('post_install', '-at_install', 'post_install_l10n')
-class TestKsefConcurrentSenders(BaseCase):
-    """No test transaction here: like production workers, every cursor commits, and the test's data is removed
-    at the end (a transaction held open by the test would block the workers)."""
-    _request_handler = L10nPlKsefEmulatorCommon._request_handler
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
-        cls.app, cls.base = emulator.__enter__()
-        cls.addClassCleanup(emulator.__exit__, None, None, None)
+class TestKsefConcurrentSenders(L10nPlKsefCommittingCase):
+    """Every cursor commits, as in production (see L10nPlKsefCommittingCase)."""
 
     def setUp(self):
         super().setUp()

@@ -8,32 +8,25 @@ import time
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
-from odoo.modules.registry import Registry
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 
 from odoo.addons.l10n_pl_ksef.ksef import fa3
 from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, Secret, custom_environment
-from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
-from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
+from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefCommittingCase
 
 COUNT = 30
 COMPANY = 'KSeF concurrent receiving sp. z o.o.'
 
 
 @tagged('post_install', '-at_install', 'post_install_l10n')
-class TestKsefConcurrentReceivers(BaseCase):
-    """No test transaction (see TestKsefConcurrentSenders): the data is committed and removed at the end; the
-    company, which Odoo's chart of accounts ties to many records, is archived and reused by the next run."""
-    _request_handler = L10nPlKsefEmulatorCommon._request_handler
+class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
+    """Every cursor commits, as in production (see L10nPlKsefCommittingCase); the company, which Odoo's chart of
+    accounts ties to many records, is archived at the end and reused by the next run."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.registry = Registry(get_db_name())
-        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
-        cls.app, cls.base = emulator.__enter__()
-        cls.addClassCleanup(emulator.__exit__, None, None, None)
         cls.app.enforce_limits = False
 
     def setUp(self):
