@@ -21,13 +21,17 @@ from ksef import crypto, fa3  # noqa: E402
 from ksef.fa3 import samples  # noqa: E402
 from ksef.emulator.process import emulator_process  # noqa: E402
 
+import results  # noqa: E402 - bench/results.py
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--count', type=int, default=2000)
+    parser.add_argument('--json', help='append the figures to this file (bench/all.py)')
     args = parser.parse_args()
     with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base:
-        run(base, args.count)
+        elapsed = run(base, args.count)
+    results.record(args.json, 'emulator: online submissions over loopback', args.count, elapsed)
 
 
 def run(base, count):
@@ -70,6 +74,7 @@ def run(base, count):
     print(f'{count} ten-line invoices submitted over loopback in {elapsed:.2f} s: '
           f'{count / elapsed:,.0f} submissions per second (target >= 200)')
     print(f'emulator verdicts: {listed["successfulInvoiceCount"]} accepted, {listed["failedInvoiceCount"]} failed')
+    return elapsed
 
 
 if __name__ == '__main__':

@@ -18,6 +18,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from ksef import fa3  # noqa: E402
 from ksef.fa3 import safe, samples, schema  # noqa: E402
 
+import results  # noqa: E402 - bench/results.py
+
 
 def timed(label, count, function, items):
     started = time.perf_counter()
@@ -36,6 +38,7 @@ def xsd_only(data):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--count', type=int, default=10_000)
+    parser.add_argument('--json', help='append the figures to this file (bench/all.py)')
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one core, as the target says
     fa3.load_schema()  # fail early when the schema directory is missing
@@ -50,6 +53,7 @@ def main():
     assert not any(xsd) and not any(full), 'a benchmark invoice is invalid'
     assert parsed[-1] == invoices[-1]
     print(f'{"build + XSD validation":42} {args.count / (t_build + t_xsd):10,.0f} invoices/s   (target >= 300)')
+    results.record(args.json, 'FA(3) build + XSD validation (one core)', args.count, t_build + t_xsd)
     print(f'average invoice size: {sum(map(len, built)) / len(built):,.0f} bytes')
     print(f'peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB '
           f'(holding all {args.count} invoices as dataclasses, XML and parsed copies)')

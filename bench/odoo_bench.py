@@ -87,6 +87,18 @@ class Phases:
         pstats.Stats(self.profiler, stream=sys.stdout).sort_stats('cumulative').print_stats(40)
 
 
+def record_results(path, bench, results, phases):
+    """The children's RESULTs as bench/all.py lines: time and queries summed over ``phases``, calls summed over
+    the phases by group."""
+    import results as figures
+    for r in results:
+        calls = collections.Counter()
+        for groups in r['calls'].values():
+            calls.update(groups)
+        figures.record(path, bench, r['count'], sum(r['seconds'][p] for p in phases),
+                       queries=sum(r['queries'][p] for p in phases), calls=calls, peak=r['peak_mb'])
+
+
 def print_result(result):
     print('RESULT ' + json.dumps(result), flush=True)
 

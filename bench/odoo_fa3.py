@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+import results  # noqa: E402 - bench/results.py
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -35,6 +37,7 @@ def add_odoo_arguments(parser, db, counts):
     parser.add_argument('--db-port', default=os.environ.get('ODOO_DB_PORT', '5432'))
     parser.add_argument('--db-user', default=os.environ.get('ODOO_DB_USER', 'odoo_ksef'))
     parser.add_argument('--counts', default=counts)
+    parser.add_argument('--json', help='append the figures to this file (bench/all.py)')
 
 
 def ensure_database(args):
@@ -131,6 +134,7 @@ def main():
               f'{"invoices/s":>11}')
         for count in counts:
             queries, map_time, total = measure(env, moves.ids[:count], schema_dir)
+            results.record(args.json, 'Odoo: posted invoice -> validated FA(3)', count, total, queries=queries)
             print(f'{count:>9} {queries:>8} {queries / count:>12.2f} {map_time * 1000 / count:>11.2f} '
                   f'{total * 1000 / count:>21.2f} {count / total:>11.0f}')
         print('targets: >= 100 invoices/s, <= 10 queries per invoice; queries must not grow with the count')

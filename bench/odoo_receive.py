@@ -23,7 +23,8 @@ import sys
 import time
 
 from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, run_in_children, time_odoo_create)
+                        print_result, record_results, run_in_children,
+                        time_odoo_create)
 from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, prepare
 
 PHASES = ('receive', 'bills')
@@ -195,6 +196,7 @@ def main():
     ensure_database(args)
     results = run_in_children(__file__, args, counts, ['--prepare'], 'Receiving')
     report(results)
+    record_results(args.json, 'Odoo: KSeF -> draft vendor bills', results, PHASES)
 
 
 if __name__ == '__main__':

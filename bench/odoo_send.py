@@ -16,7 +16,7 @@ import resource
 import time
 
 from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, run_in_children)
+                        print_result, record_results, run_in_children)
 from odoo_fa3 import add_odoo_arguments, ensure_database, prepare
 
 PHASES = ('enqueue', 'send', 'status')
@@ -133,6 +133,7 @@ def main():
     ensure_database(args)
     results = run_in_children(__file__, args, counts, ['--prepare', str(max(counts))], 'Sending')
     report(results)
+    record_results(args.json, 'Odoo: posted -> accepted by KSeF (batch)', results, PHASES)
 
 
 if __name__ == '__main__':

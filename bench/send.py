@@ -25,6 +25,8 @@ from ksef.client import KsefClient, custom_environment  # noqa: E402
 from ksef.fa3 import samples  # noqa: E402
 from ksef.emulator.process import emulator_process  # noqa: E402
 
+import results  # noqa: E402 - bench/results.py
+
 
 class CountingClient(KsefClient):
     def __init__(self, *args, **kwargs):
@@ -57,6 +59,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=10_000)
     parser.add_argument('--online', type=int, default=200)
+    parser.add_argument('--json', help='append the figures to this file (bench/all.py)')
     args = parser.parse_args()
     with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base:
         run(base, args)
@@ -77,8 +80,16 @@ def run(base, args):
     elapsed = time.perf_counter() - started
     accepted = sum(1 for s in statuses if s['status']['code'] == 200)
     assert accepted == args.batch, f'{accepted} of {args.batch} accepted ({status["status"]})'
+    results.record(args.json, 'client: batch session, to accepted', args.batch, elapsed, calls=client.calls)
     report('batch session', client, elapsed, args.batch)
 
+    if args.online:
+        send_online(client, tokens, args)
+    print(f'\npeak memory of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB '
+          '(target 300 MB)')
+
+
+def send_online(client, tokens, args):
     started = time.perf_counter()
     session = client.open_online_session(tokens)
     sent = [client.send_invoice(tokens, session, xml) for _name, xml in invoices(args.online, args.batch)]
@@ -86,9 +97,8 @@ def run(base, args):
     statuses = client.session_invoices(tokens, session.reference_number)
     elapsed = time.perf_counter() - started
     assert sum(1 for s in statuses if s['status']['code'] == 200) == len(sent)
+    results.record(args.json, 'client: online session, to accepted', args.online, elapsed, calls=client.calls)
     report('online session', client, elapsed, args.online)
-    print(f'\npeak memory of the client: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB '
-          '(target 300 MB)')
 
 
 if __name__ == '__main__':

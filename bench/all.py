@@ -1,0 +1,138 @@
+"""Every benchmark, at 100, 1,000 and 10,000 invoices, into one markdown table (bench/RESULTS.md).
+
+    ~/.cache/l10n_pl_ksef/venv/bin/python bench/all.py [--counts 100,1000,10000] [--out bench/RESULTS.md]
+                                                       [--odoo-src SRC --odoo-python PY | --no-odoo]
+
+The pure benchmarks (FA(3) engine, emulator, client) run with this interpreter (the project's virtualenv); the
+Odoo ones (posted invoice -> FA(3), posted -> accepted, KSeF -> draft bills) with Odoo's Python when an Odoo is
+given (ODOO_SRC / ODOO_PYTHON) and are left out, saying so, when not. Each benchmark appends its runs to a JSON
+lines file (bench/results.py); this script turns them into the table with the machine's description: per run the
+invoices per second, SQL queries per invoice, KSeF API calls per 1,000 invoices by rate-limit group, the hours of
+KSeF's hourly budget those calls use (the largest share of any group: KSeF's limits are per group and hour, see
+ksef/limits.py), the peak memory; and per benchmark how the time per invoice grows from the smallest to the
+largest count (1.0 = linear; below 1 = better than linear).
+"""
+import argparse
+import collections
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+
+BENCH = pathlib.Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(REPO))
+
+from ksef import limits  # noqa: E402
+
+NO_LIMIT = ('upload/download (no limit)',)
+
+
+def pure_runs(counts, json_path):
+    """(command, label) of the pure benchmarks, each count in a process of its own (its own peak memory)."""
+    python = sys.executable
+    for count in counts:
+        yield [python, BENCH / 'fa3.py', '--count', count], f'FA(3) engine, {count}'
+        yield [python, BENCH / 'emulator.py', '--count', count], f'emulator, {count}'
+        yield [python, BENCH / 'send.py', '--batch', count, '--online', min(int(count), 200)], f'client, {count}'
+
+
+def odoo_runs(counts, args):
+    common = ['--odoo-src', args.odoo_src, '--counts', ','.join(counts)]
+    for script in ('odoo_fa3.py', 'odoo_send.py', 'odoo_receive.py'):
+        yield [args.odoo_python, BENCH / script, *common], f'{script}, {",".join(counts)}'
+
+
+def run_all(args, json_path):
+    counts = args.counts.split(',')
+    runs = list(pure_runs(counts, json_path))
+    if args.odoo_python:
+        runs += list(odoo_runs(counts, args))
+    for command, label in runs:
+        print(f'running {label} ...', flush=True)
+        command = [str(part) for part in command] + ['--json', str(json_path)]
+        done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode:
+            print(done.stdout[-3000:])
+            sys.exit(f'{label} failed (exit {done.returncode})')
+
+
+def budget_hours(calls):
+    """The hours of KSeF's hourly limits these calls use: the largest share of one group's hourly limit."""
+    shares = [number / limits.GROUPS[group].per_hour for group, number in calls.items() if group in limits.GROUPS]
+    return max(shares, default=0.0)
+
+
+def machine():
+    cpu = next((line.split(':', 1)[1].strip() for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines()
+                if line.startswith('model name')), platform.processor()) if pathlib.Path('/proc/cpuinfo').exists() \
+        else platform.processor()
+    memory = next((int(line.split()[1]) // 1024 for line in pathlib.Path('/proc/meminfo').read_text().splitlines()
+                   if line.startswith('MemTotal')), 0) if pathlib.Path('/proc/meminfo').exists() else 0
+    return (f'{os.cpu_count()} cores ({cpu}), {memory:,} MB RAM, {platform.system()} {platform.release()}, '
+            f'Python {platform.python_version()}')
+
+
+def table(lines, args):
+    out = [f'# Benchmarks ({datetime.date.today():%Y-%m-%d})', '',
+           f'Machine: {machine()}.', f'Produced by `bench/all.py --counts {args.counts}`; each benchmark\'s own '
+           'docstring says what it measures. KSeF is the local emulator without rate limits or delays: the figures '
+           'are our cost; "budget h" is how many hours of KSeF\'s hourly limit of the busiest group the calls use.',
+           '', '| benchmark | invoices | seconds | invoices/s | SQL/invoice | API calls per 1,000 (by group) | '
+           'budget h | peak MB |', '|---|---:|---:|---:|---:|---|---:|---:|']
+    by_bench = collections.defaultdict(list)
+    for line in lines:
+        by_bench[line['bench']].append(line)
+    for bench, runs in by_bench.items():
+        for run in sorted(runs, key=lambda r: r['count']):
+            count, seconds = run['count'], run['seconds']
+            calls = {g: n for g, n in run['calls'].items() if g not in NO_LIMIT}
+            per_1000 = ', '.join(f'{g} {n * 1000 / count:.1f}' for g, n in sorted(calls.items())) or '-'
+            queries = f'{run["queries"] / count:.1f}' if run['queries'] is not None else '-'
+            out.append(f'| {bench} | {count:,} | {seconds:.2f} | {count / seconds:,.1f} | {queries} | {per_1000} | '
+                       f'{budget_hours(calls):.3f} | {run["peak_mb"]:.0f} |')
+    out += ['', '## Growth from the smallest to the largest count', '',
+            '| benchmark | counts | time per invoice, largest / smallest | SQL per invoice, largest / smallest |',
+            '|---|---|---:|---:|']
+    for bench, runs in by_bench.items():
+        runs = sorted(runs, key=lambda r: r['count'])
+        small, large = runs[0], runs[-1]
+        if small['count'] == large['count']:
+            continue
+        time_growth = (large['seconds'] / large['count']) / (small['seconds'] / small['count'])
+        sql = '-'
+        if small['queries'] and large['queries'] is not None:
+            sql = f'{(large["queries"] / large["count"]) / (small["queries"] / small["count"]):.2f}'
+        out.append(f'| {bench} | {small["count"]:,} -> {large["count"]:,} | {time_growth:.2f} | {sql} |')
+    if not args.odoo_python:
+        out += ['', 'The Odoo benchmarks were left out: no Odoo was given (ODOO_SRC and ODOO_PYTHON).']
+    return '\n'.join(out) + '\n'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--counts', default='100,1000,10000')
+    parser.add_argument('--out', default=str(BENCH / 'RESULTS.md'))
+    parser.add_argument('--odoo-src', default=os.environ.get('ODOO_SRC'))
+    parser.add_argument('--odoo-python', default=os.environ.get('ODOO_PYTHON'))
+    parser.add_argument('--no-odoo', action='store_true', help='only the pure benchmarks')
+    args = parser.parse_args()
+    if args.no_odoo or not (args.odoo_src and args.odoo_python):
+        if not args.no_odoo:
+            print('No Odoo given (ODOO_SRC and ODOO_PYTHON): only the pure benchmarks run.')
+        args.odoo_python = None
+    with tempfile.TemporaryDirectory() as folder:
+        json_path = pathlib.Path(folder) / 'runs.jsonl'
+        run_all(args, json_path)
+        lines = [json.loads(line) for line in json_path.read_text().splitlines()]
+    pathlib.Path(args.out).write_text(table(lines, args), encoding='utf-8')
+    print(f'\n{args.out}:\n')
+    print(pathlib.Path(args.out).read_text())
+
+
+if __name__ == '__main__':
+    main()
