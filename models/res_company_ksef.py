@@ -32,10 +32,14 @@ CONTEXT_FORMATS = {
 }
 AUTH_STATUS_MESSAGES = {
     415: _lt("The authenticating subject holds no permission in this context: grant it in KSeF first."),
+    425: _lt("The login was revoked in KSeF by its user before it finished: log in again."),
     450: _lt("KSeF refused the token: it is wrong, revoked or inactive. Generate a new KSeF token."),
     460: _lt("KSeF refused the certificate: it is invalid, revoked or its chain is not trusted."),
     470: _lt("The person the certificate identifies is recorded as deceased."),
     480: _lt("Authentication is blocked for this context (security incident). Contact KSeF support."),
+    500: _lt("KSeF could not finish the login (unknown error on its side): try again later; if it repeats, contact "
+             "KSeF support."),
+    550: _lt("KSeF cancelled the login (a system operation on its side): try again."),
 }
 
 

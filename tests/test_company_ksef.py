@@ -65,6 +65,21 @@ class TestCompanyKsefConnection(L10nPlKsefEmulatorCommon):
         with self.assertRaisesRegex(UserError, 'Enter the KSeF token'):
             self.company.action_l10n_pl_ksef_test_connection()
 
+    def test_every_final_login_status_of_ksef_is_said_in_plain_words(self):
+        from odoo.addons.l10n_pl_ksef.ksef.errors import AuthenticationError
+        messages = {code: self.company._l10n_pl_ksef_auth_message(AuthenticationError(400, code, f'status {code}'))
+                    for code in (415, 425, 450, 460, 470, 480, 500, 550)}
+        self.assertTrue(all('KSeF refused the authentication' not in m for m in messages.values()), messages)
+        self.assertEqual(len(set(messages.values())), len(messages), "one explanation per status")
+        self.assertIn('log in again', messages[425])
+        self.assertIn('try again', messages[550])
+        unknown = self.company._l10n_pl_ksef_auth_message(AuthenticationError(400, 499, 'something new'))
+        self.assertIn('something new', unknown, "an unknown status still says what KSeF said")
+        polish = self.company.with_context(lang='pl_PL')
+        self.env['res.lang']._activate_lang('pl_PL')
+        self.env.ref('base.module_l10n_pl_ksef')._update_translations(['pl_PL'])
+        self.assertNotEqual(polish._l10n_pl_ksef_auth_message(AuthenticationError(400, 550)), messages[550])
+
     def test_connection_test_reports_the_context(self):
         action = self.company.action_l10n_pl_ksef_test_connection()
         self.assertEqual(action['params']['type'], 'success')
