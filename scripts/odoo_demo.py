@@ -20,7 +20,6 @@ import datetime
 import hashlib
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,9 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WORK_ROOT = pathlib.Path(os.environ.get('KSEF_WORK_DIR') or
                          pathlib.Path(os.environ.get('XDG_CACHE_HOME', pathlib.Path.home() / '.cache')) / 'l10n_pl_ksef')
+sys.path.insert(0, str(REPO))
+from ksef.emulator.process import emulator_token, free_port  # noqa: E402 - the addon's pure package
+
 WORK = WORK_ROOT / f'demo-{hashlib.sha256(str(REPO).encode()).hexdigest()[:12]}'   # outside the addon (Odoo scans it)
 
 COMPANY = {'name': 'Demo KSeF sp. z o.o.', 'nip': '8291445129', 'street': 'ul. Marszałkowska 10', 'zip': '00-590',
@@ -42,19 +44,9 @@ SUPPLIERS = [
     ('1132191233', 'Serwis IT Kowalczyk sp. z o.o.', 'ul. Grochowska 21', '04-186', 'Warszawa'),
     ('5213017228', 'Energia Mazowsze S.A.', 'ul. Prosta 36', '00-838', 'Warszawa'),
 ]
+DEMO_PERMISSIONS = ('InvoiceWrite', 'InvoiceRead', 'CredentialsManage', 'CredentialsRead')
 PRODUCTS = [('DEMO-USL', 'Usługa wdrożeniowa', 950.0, 'vs_kraj_23'), ('DEMO-KSI', 'Podręcznik KSeF', 89.0, 'vs_kraj_5'),
             ('DEMO-KAW', 'Kawa ziarnista 1 kg', 79.0, 'vs_kraj_8')]
-
-
-def free_port(preferred):
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the servers do: a closed port is free
-        try:
-            probe.bind(('127.0.0.1', preferred))
-            return preferred
-        except OSError:
-            probe.bind(('127.0.0.1', 0))
-            return probe.getsockname()[1]
 
 
 def database_args(args):
@@ -87,15 +79,6 @@ def start_emulator(args):
                 process.kill()
                 sys.exit(f'The KSeF emulator did not start: see {WORK / "emulator.log"}')
             time.sleep(0.2)
-
-
-def emulator_token(base, nip):
-    import requests
-    response = requests.post(f'{base}/_emulator/tokens', timeout=10, json={
-        'contextIdentifier': {'type': 'Nip', 'value': nip},
-        'permissions': ['InvoiceWrite', 'InvoiceRead', 'CredentialsManage', 'CredentialsRead']})
-    response.raise_for_status()
-    return response.json()['token']
 
 
 # --- 2. the database ------------------------------------------------------------------------------------
@@ -189,7 +172,7 @@ def connect(env, company, base):
             return
         except UserError:
             pass
-    company.write({'l10n_pl_ksef_token': emulator_token(base, COMPANY['nip'])})
+    company.write({'l10n_pl_ksef_token': emulator_token(base, COMPANY['nip'], DEMO_PERMISSIONS)['token']})
     company._l10n_pl_ksef_run(lambda client, tokens: tokens)   # raises, with KSeF's answer, if it still fails
 
 
@@ -278,7 +261,7 @@ def supply(base):
     buyer = samples.polish_buyer(nip=COMPANY['nip'], name=COMPANY['name'])
     today = datetime.date.today()
     for number, (nip, name, *_address) in enumerate(SUPPLIERS, start=1):
-        tokens = client.login_with_token('Nip', nip, Secret(emulator_token(base, nip)))
+        tokens = client.login_with_token('Nip', nip, Secret(emulator_token(base, nip)['token']))
         session = client.open_online_session(tokens)
         for index in (number, number + 10):
             invoice = samples.ten_line_invoice(index)

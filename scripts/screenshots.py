@@ -43,7 +43,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,9 @@ import websocket
 from PIL import Image
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from ksef.client import KsefClient, Secret, custom_environment  # noqa: E402 - the addon's pure package
+from ksef.emulator.process import emulator_token, free_port  # noqa: E402
 WIDTH, HEIGHT = 1440, 900
 MAX_BYTES = 300_000
 SEND_WIZARD_REF, SEND_WIZARD_QUANTITY = 'Demo KSeF: do wysłania', 2
@@ -83,9 +85,7 @@ class Browser:
 
     def __init__(self, chromium):
         self.profile = tempfile.mkdtemp(prefix='odoo-screenshots-')
-        with socket.socket() as probe:
-            probe.bind(('127.0.0.1', 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.process = subprocess.Popen([
             chromium, '--headless=new', f'--remote-debugging-port={self.port}', '--remote-allow-origins=*',
             f'--window-size={WIDTH},{HEIGHT}', f'--user-data-dir={self.profile}', '--no-first-run',
@@ -301,18 +301,12 @@ def send_wizard_invoice(odoo, company_id):
 @contextlib.contextmanager
 def emulator_rejects_invoices(company_values):
     """While inside: the KSeF emulator rejects (450) every invoice the company sends in an online session."""
-    sys.path.insert(0, str(REPO))
-    from ksef.client import KsefClient, Secret, custom_environment   # the addon's own client, pure Python
     api_url = company_values['l10n_pl_ksef_custom_url']
     if company_values['l10n_pl_ksef_environment'] != 'custom' or not api_url:
         sys.exit('The rejected invoice needs the company connected to the local KSeF emulator (scripts/run.sh).')
     root = api_url.rstrip('/').removesuffix('/v2')
     nip = ''.join(ch for ch in company_values['vat'] if ch.isdigit())
-    minted = requests.post(f'{root}/_emulator/tokens', timeout=10, json={
-        'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': ['InvoiceRead'],
-        'description': 'scripts/screenshots.py (revoked at once)'})
-    minted.raise_for_status()
-    minted = minted.json()
+    minted = emulator_token(root, nip, ['InvoiceRead'], description='scripts/screenshots.py (revoked at once)')
     client = KsefClient(custom_environment(api_url))
     tokens = client.login_with_token('Nip', nip, Secret(minted['token']))
 

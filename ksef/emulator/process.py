@@ -10,10 +10,28 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def free_port():
+def free_port(preferred=None):
+    """A free loopback port: ``preferred`` when it is free (a port closed a moment ago counts as free, as for the
+    servers, which reuse addresses), else one the system picks."""
     with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(('127.0.0.1', preferred or 0))
+        except OSError:
+            probe.bind(('127.0.0.1', 0))
         return probe.getsockname()[1]
+
+
+def emulator_token(base, value, permissions=('InvoiceWrite', 'InvoiceRead'), context_type='Nip', description=None):
+    """A KSeF token minted by the emulator at ``base`` (http://127.0.0.1:PORT) through its set-up endpoint
+    (POST /_emulator/tokens): the emulator's answer, ``token`` and ``referenceNumber``."""
+    import requests
+    body = {'contextIdentifier': {'type': context_type, 'value': value}, 'permissions': list(permissions)}
+    if description:
+        body['description'] = description
+    response = requests.post(f'{base}/_emulator/tokens', timeout=10, json=body)
+    response.raise_for_status()
+    return response.json()
 
 
 @contextlib.contextmanager
