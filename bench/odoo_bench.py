@@ -22,9 +22,10 @@ def open_registry(args):
 
 
 def emulator_token(base, nip, permissions=('InvoiceWrite', 'InvoiceRead')):
-    import requests
-    return requests.post(f'{base}/_emulator/tokens', timeout=5, json={
-        'contextIdentifier': {'type': 'Nip', 'value': nip}, 'permissions': list(permissions)}).json()['token']
+    if str(REPO) not in sys.path:   # also called where no Odoo is loaded (the supplier's process)
+        sys.path.insert(0, str(REPO))
+    from ksef.emulator.process import emulator_token as mint
+    return mint(base, nip, permissions)['token']
 
 
 def count_api_calls():
@@ -113,6 +114,17 @@ def print_call_groups(calls, phases):
 
 def api_calls(calls):
     return sum(n for groups in calls.values() for g, n in groups.items() if g != NO_LIMIT)
+
+
+def run_counts(script, args, prepare, label, report, bench, phases):
+    """The parent's part of an Odoo benchmark: the database, the preparation (``prepare(counts)``: its child's
+    arguments), one child per count, the printed report and the figures for bench/all.py."""
+    from odoo_fa3 import ensure_database
+    counts = [int(c) for c in args.counts.split(',')]
+    ensure_database(args)
+    results = run_in_children(script, args, counts, prepare(counts), label)
+    report(results)
+    record_results(args.json, bench, results, phases)
 
 
 def run_in_children(script, args, counts, prepare, label):

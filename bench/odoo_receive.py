@@ -23,9 +23,8 @@ import sys
 import time
 
 from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, record_results, run_in_children,
-                        time_odoo_create)
-from odoo_fa3 import REPO, add_odoo_arguments, ensure_database, prepare
+                        print_result, run_counts, time_odoo_create)
+from odoo_fa3 import REPO, add_odoo_arguments, prepare
 
 PHASES = ('receive', 'bills')
 BUYER_NIP = '5265877635'   # the benchmark company's NIP (bench/odoo_fa3.py)
@@ -192,11 +191,8 @@ def main():
         return prepare_company(args)
     if args.measure:
         return measure(args, args.measure)
-    counts = [int(c) for c in args.counts.split(',')]
-    ensure_database(args)
-    results = run_in_children(__file__, args, counts, ['--prepare'], 'Receiving')
-    report(results)
-    record_results(args.json, 'Odoo: KSeF -> draft vendor bills', results, PHASES)
+    run_counts(__file__, args, lambda counts: ['--prepare'], 'Receiving', report, 'Odoo: KSeF -> draft vendor bills',
+               PHASES)
 
 
 if __name__ == '__main__':

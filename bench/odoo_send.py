@@ -16,8 +16,8 @@ import resource
 import time
 
 from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, record_results, run_in_children)
-from odoo_fa3 import add_odoo_arguments, ensure_database, prepare
+                        print_result, run_counts)
+from odoo_fa3 import add_odoo_arguments, prepare
 
 PHASES = ('enqueue', 'send', 'status')
 SELLER_NIP = '5265877635'   # the benchmark company's NIP (bench/odoo_fa3.py)
@@ -129,11 +129,8 @@ def main():
         return prepare_invoices(args, args.prepare)
     if args.measure:
         return measure(args, args.measure)
-    counts = [int(c) for c in args.counts.split(',')]
-    ensure_database(args)
-    results = run_in_children(__file__, args, counts, ['--prepare', str(max(counts))], 'Sending')
-    report(results)
-    record_results(args.json, 'Odoo: posted -> accepted by KSeF (batch)', results, PHASES)
+    run_counts(__file__, args, lambda counts: ['--prepare', str(max(counts))], 'Sending', report,
+               'Odoo: posted -> accepted by KSeF (batch)', PHASES)
 
 
 if __name__ == '__main__':
