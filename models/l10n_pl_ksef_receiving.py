@@ -99,9 +99,8 @@ class L10nPlKsefDocument(models.Model):
     def action_l10n_pl_ksef_fetch_now(self):
         """'Fetch from KSeF now' on the Received from KSeF list (shown with or without a selection): the sync
         of the current company, at once; the list shows what arrived."""
-        action = self.env['l10n_pl_ksef.sync']._l10n_pl_ksef_fetch_now(self.env.company)
-        action['params']['next'] = {'type': 'ir.actions.client', 'tag': 'soft_reload'}
-        return action
+        return self.env['l10n_pl_ksef.sync']._l10n_pl_ksef_fetch_now(
+            self.env.company, then={'type': 'ir.actions.client', 'tag': 'soft_reload'})
 
     def action_l10n_pl_ksef_ignore(self):
         """Not ours to book (a duplicate, a mistake of the seller): set aside, kept on record."""

@@ -250,8 +250,9 @@ class L10nPlKsefSync(models.Model):
             raise AccessError(_("You have no access to the company %s.", company.sudo().name))
 
     @api.model
-    def _l10n_pl_ksef_fetch_now(self, company, syncs=None, seconds=60):
-        """Run the company's syncs at once (as far as KSeF's limits allow now); a notification with the counts."""
+    def _l10n_pl_ksef_fetch_now(self, company, syncs=None, seconds=60, then=None):
+        """Run the company's syncs at once (as far as KSeF's limits allow now); a notification with the counts,
+        followed by the action ``then`` (default: close the dialog it was asked from)."""
         self._l10n_pl_ksef_check_fetch_access()
         self._l10n_pl_ksef_check_company_access(company)
         company = company.sudo()
@@ -262,9 +263,9 @@ class L10nPlKsefSync(models.Model):
         syncs.filtered(lambda s: s.active or s.range_next).write({'next_run': False})
         documents = self.sudo()._l10n_pl_ksef_receive_company(company, time.monotonic() + seconds)
         at = self.sudo()._l10n_pl_ksef_plan_next_run()
-        return self._l10n_pl_ksef_fetch_notification(company, documents, syncs, at)
+        return self._l10n_pl_ksef_fetch_notification(company, documents, syncs, at, then)
 
-    def _l10n_pl_ksef_fetch_notification(self, company, documents, syncs, at):
+    def _l10n_pl_ksef_fetch_notification(self, company, documents, syncs, at, then=None):
         errors = documents.filtered(lambda d: d.state == 'error')
         parts = [_("%(count)s new invoices received from KSeF for %(company)s.", count=len(documents),
                    company=company.name)]
@@ -281,7 +282,7 @@ class L10nPlKsefSync(models.Model):
         return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
             'type': 'warning' if failed or errors else 'success', 'title': _("Fetch from KSeF"),
             'message': ' '.join(parts), 'sticky': bool(failed),
-            'next': {'type': 'ir.actions.act_window_close'}}}
+            'next': then or {'type': 'ir.actions.act_window_close'}}}
 
     def _l10n_pl_ksef_request_period(self, date_from, date_to):
         """Queue the period [date_from, date_to] (dates, Warsaw days) for this sync, joined with what is still
