@@ -2,11 +2,16 @@
 file and its hash, the references KSeF gave, the outcome. The outbox: the XML and its hash are committed before
 any network call, so after a crash we always know what was tried and reconcile by the hash, never by resending."""
 import base64
+import logging
+
+from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..ksef import crypto
+
+_logger = logging.getLogger(__name__)
 
 
 class L10nPlKsefDocument(models.Model):
@@ -137,16 +142,25 @@ class L10nPlKsefDocument(models.Model):
         return base64.b64decode(self.attachment_id.with_context(bin_size=False).datas)
 
     def _l10n_pl_ksef_lock(self, states):
-        """The documents of ``self`` in ``states`` that no other worker holds, locked for this transaction."""
+        """The documents of ``self`` in ``states`` that no other worker holds, locked for this transaction. None
+        when another worker changed one of them since this transaction began: under Odoo's repeatable read
+        PostgreSQL refuses to lock such a row, and that worker has done (or is doing) the work; the caller's
+        next run, in a new transaction, sees it."""
         if not self:
             return self
         self.env.flush_all()
-        self.env.cr.execute("""
-            SELECT id FROM l10n_pl_ksef_document
-             WHERE id IN %s AND state IN %s
-             ORDER BY id
-               FOR UPDATE SKIP LOCKED
-        """, (tuple(self.ids), tuple(states)))
-        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute("""
+                    SELECT id FROM l10n_pl_ksef_document
+                     WHERE id IN %s AND state IN %s
+                     ORDER BY id
+                       FOR UPDATE SKIP LOCKED
+                """, (tuple(self.ids), tuple(states)), log_exceptions=False)
+                ids = [row[0] for row in self.env.cr.fetchall()]
+        except pg_errors.SerializationFailure:
+            _logger.info("KSeF: documents %s changed by another worker meanwhile; left to the next run", self.ids[:5])
+            return self.browse()
+        locked = self.browse(ids)
         locked.invalidate_recordset()
         return locked
