@@ -54,7 +54,7 @@ class L10nPlKsefDocument(models.Model):
             created.invalidate_recordset(['attachment_id'])
         if created.filtered(lambda d: d.state == 'received'):
             # the bill maker runs right after this transaction commits
-            self.env.ref('l10n_pl_ksef.ir_cron_l10n_pl_ksef_create_bills')._trigger()
+            self._l10n_pl_ksef_trigger_bill_makers()
         return self.browse(created.ids)
 
     @api.model

@@ -3,6 +3,7 @@ database transaction as Odoo's cron workers on several servers sharing one Postg
 arrives once and becomes one bill."""
 import dataclasses
 import datetime
+import random
 import threading
 import time
 from unittest.mock import patch
@@ -10,10 +11,10 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
-from odoo.addons.l10n_pl_ksef.ksef import fa3
+from odoo.addons.l10n_pl_ksef.ksef import fa3, identifiers
 from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, Secret, custom_environment
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
-from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefCommittingCase
+from .common import BUYER_NIP, L10nPlKsefCommittingCase
 
 COUNT = 30
 COMPANY = 'KSeF concurrent receiving sp. z o.o.'
@@ -24,13 +25,16 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
     """Every cursor commits, as in production (see L10nPlKsefCommittingCase); the company, which Odoo's chart of
     accounts ties to many records, is archived at the end and reused by the next run."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.app.enforce_limits = False
-
     def setUp(self):
         super().setUp()
+        # an emulator of its own for each test: the sync of the company starts afresh and would else receive
+        # the invoices of the earlier tests too
+        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        self.app, self.base = emulator.__enter__()
+        self.addCleanup(emulator.__exit__, None, None, None)
+        self.app.enforce_limits = False
+        self.seller_nip = new_nip()   # a vendor the database does not know yet: the bill makers create it
         self.numbers = self.supply()
         token = self.app.service.admin_token(BUYER_NIP, ['InvoiceWrite', 'InvoiceRead'])
         with self.registry.cursor() as cr:
@@ -50,16 +54,18 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
         self.addCleanup(self.remove_committed_data)
 
     def supply(self):
-        """COUNT invoices from a supplier to the company, in one batch session; their KSeF numbers."""
+        """COUNT invoices from a new supplier to the company, in one batch session; their KSeF numbers."""
+        seller_nip = self.seller_nip
         client = KsefClient(custom_environment(f'{self.base}/v2'))
-        tokens = client.login_with_token('Nip', SELLER_NIP, Secret(self.app.service.admin_token(
-            SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])))
+        tokens = client.login_with_token('Nip', seller_nip, Secret(self.app.service.admin_token(
+            seller_nip, ['InvoiceWrite', 'InvoiceRead'])))
         stamp = time.time_ns()   # every run its own invoice numbers
         files = []
         for index in range(COUNT):
             invoice = samples.ten_line_invoice(index)
             invoice = dataclasses.replace(
-                invoice, buyer=samples.polish_buyer(nip=BUYER_NIP, name=COMPANY),
+                invoice, seller=samples.seller(nip=seller_nip, name=f'Dostawca {seller_nip} S.A.'),
+                buyer=samples.polish_buyer(nip=BUYER_NIP, name=COMPANY),
                 body=dataclasses.replace(invoice.body, number=f'FV/{stamp}/{index}'))
             files.append((f'{index}.xml', fa3.build(invoice)))
         reference = client.send_batch(tokens, iter(files))
@@ -132,7 +138,11 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
             return len(documents.with_company(self.company_id)._l10n_pl_ksef_create_bills())
 
         made = self.in_workers(make_bills)
+        # a worker that met the new vendor while the other one was creating it left those documents for the
+        # next run (test_two_bill_makers_never_create_one_new_vendor_twice): that run
+        made += self.in_workers(make_bills, count=1)
         self.assertEqual(sum(made), COUNT, f"the documents were split between the workers, never shared: {made}")
+        self.assert_one_vendor()
         with self.registry.cursor() as cr:
             cr.execute("""SELECT d.ksef_number, d.state, count(m.id) FROM l10n_pl_ksef_document d
                             LEFT JOIN account_move m ON m.l10n_pl_ksef_number = d.ksef_number
@@ -141,3 +151,76 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
             rows = cr.fetchall()
         self.assertEqual({row[0] for row in rows}, self.numbers, "every invoice KSeF holds arrived, once")
         self.assertEqual({(row[1], row[2]) for row in rows}, {('bill_created', 1)}, "each became exactly one bill")
+
+    def test_two_bill_makers_never_create_one_new_vendor_twice(self):
+        """A worker whose transaction began before another worker committed a new vendor cannot see that vendor
+        (PostgreSQL's repeatable read, Odoo's isolation): it must not create a second one. Its documents wait
+        for the next run, which books them on the one vendor."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].browse(self.company_id)
+            env['l10n_pl_ksef.sync']._l10n_pl_ksef_receive_company(company, time.monotonic() + 60)
+        domain = [('company_id', '=', self.company_id), ('direction', '=', 'in')]
+        with self.registry.cursor() as late_cr:
+            late = api.Environment(late_cr, SUPERUSER_ID, {})['l10n_pl_ksef.document']
+            documents = late.search(domain, order='id')   # this transaction's snapshot is taken here
+            self.assertEqual(set(documents.mapped('ksef_number')), self.numbers)
+            with self.registry.cursor() as cr:
+                first = api.Environment(cr, SUPERUSER_ID, {})['l10n_pl_ksef.document'].browse(documents[:10].ids)
+                self.assertEqual(len(first.with_company(self.company_id)._l10n_pl_ksef_create_bills()), 10)
+            with patch.object(type(late), '_l10n_pl_ksef_trigger_bill_makers') as trigger:
+                made = documents[10:].with_company(self.company_id)._l10n_pl_ksef_create_bills()
+            self.assertFalse(made, "the vendor it cannot see is not created a second time")
+            self.assertTrue(trigger.called, "the bill makers are called again for the documents left")
+            self.assertEqual(set(documents[10:].mapped('state')), {'received'})
+            self.assertFalse(any(documents[10:].mapped('message')), "waiting for a vendor is no error")
+        with self.registry.cursor() as cr:
+            documents = api.Environment(cr, SUPERUSER_ID, {})['l10n_pl_ksef.document'].search(domain)
+            self.assertEqual(len(documents.with_company(self.company_id)._l10n_pl_ksef_create_bills()), COUNT - 10)
+            self.assertEqual(set(documents.mapped('state')), {'bill_created'})
+        self.assert_one_vendor()
+
+    def test_documents_another_worker_changed_meanwhile_are_left_to_the_next_run(self):
+        """Under repeatable read PostgreSQL refuses to lock a row another transaction changed after this one
+        began: the bill maker skips such documents without an error and is called again a minute later."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].browse(self.company_id)
+            env['l10n_pl_ksef.sync']._l10n_pl_ksef_receive_company(company, time.monotonic() + 60)
+        domain = [('company_id', '=', self.company_id), ('direction', '=', 'in')]
+        with patch.object(self.registry['account.move.send'], '_can_commit', lambda self: True):
+            with self.registry.cursor() as late_cr:
+                Document = api.Environment(late_cr, SUPERUSER_ID, {})['l10n_pl_ksef.document']
+                documents = Document.search(domain, order='id')   # this transaction's snapshot is taken here
+                with self.registry.cursor() as cr:
+                    other = api.Environment(cr, SUPERUSER_ID, {})['l10n_pl_ksef.document'].browse(documents[:5].ids)
+                    self.assertEqual(len(other.with_company(self.company_id)._l10n_pl_ksef_create_bills()), 5)
+                self.assertFalse(documents._l10n_pl_ksef_lock(['received']), "nothing locked, no error raised")
+                self.assertEqual(Document.search_count(domain), COUNT, "the transaction goes on")
+                with patch.object(type(Document), '_l10n_pl_ksef_trigger_bill_makers') as trigger:
+                    Document._cron_l10n_pl_ksef_create_bills()
+                trigger.assert_called_once_with(delay=60)
+            with self.registry.cursor() as cr:
+                Document = api.Environment(cr, SUPERUSER_ID, {})['l10n_pl_ksef.document']
+                Document._cron_l10n_pl_ksef_create_bills()
+                self.assertEqual(set(Document.search(domain).mapped('state')), {'bill_created'})
+        self.assert_one_vendor()
+
+    def assert_one_vendor(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            vendors = env['res.partner'].with_context(active_test=False).search([('vat', '=', f'PL{self.seller_nip}')])
+            self.assertEqual(len(vendors), 1, "one vendor for the NIP")
+            bills = env['account.move'].search([('company_id', '=', self.company_id),
+                                                ('l10n_pl_ksef_number', 'in', list(self.numbers))])
+            self.assertEqual(len(bills), COUNT)
+            self.assertEqual(bills.commercial_partner_id, vendors)
+
+
+def new_nip():
+    """A valid NIP no earlier run used (its vendor does not exist yet)."""
+    while True:
+        nip = f'{random.randrange(100, 999)}{random.randrange(10 ** 6, 10 ** 7)}'
+        nip = nip[:9] + str(sum(int(d) * w for d, w in zip(nip, (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11)
+        if identifiers.is_valid_nip(nip):
+            return nip
