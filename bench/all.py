@@ -108,9 +108,58 @@ def table(lines, args):
         if small['queries'] and large['queries'] is not None:
             sql = f'{(large["queries"] / large["count"]) / (small["queries"] / small["count"]):.2f}'
         out.append(f'| {bench} | {small["count"]:,} -> {large["count"]:,} | {time_growth:.2f} | {sql} |')
+    out += targets(by_bench)
     if not args.odoo_python:
         out += ['', 'The Odoo benchmarks were left out: no Odoo was given (ODOO_SRC and ODOO_PYTHON).']
     return '\n'.join(out) + '\n'
+
+
+SEND, RECEIVE, CLICK = ('Odoo: posted -> accepted by KSeF (batch)', 'Odoo: KSeF -> draft vendor bills',
+                        'Odoo: one "Send to KSeF" click (online)')
+
+
+def targets(by_bench):
+    """The targets of issue 11 against the runs: met, missed, or not measured (which count is missing)."""
+    def at(bench, count):
+        return next((run for run in by_bench.get(bench, ()) if run['count'] >= count), None)
+
+    def verdict(ok):
+        return 'met' if ok else '**missed**'
+
+    rows = []
+    send, receive = at(SEND, 10_000), at(RECEIVE, 10_000)
+    if send:
+        calls = {g: n for g, n in send['calls'].items() if g not in NO_LIMIT}
+        rows.append(f'| 10,000 invoices from posted to accepted within 10 minutes and 1 hour of KSeF budget | '
+                    f'{send["seconds"] / 60:.1f} min, {budget_hours(calls):.3f} h | '
+                    f'{verdict(send["seconds"] <= 600 and budget_hours(calls) <= 1)} |')
+    if receive:
+        exports = receive['calls'].get('invoiceExport', 0)
+        rows.append(f'| 10,000 received invoices into draft bills within 10 minutes, at most 5 export calls | '
+                    f'{receive["seconds"] / 60:.1f} min, {exports} export(s) | '
+                    f'{verdict(receive["seconds"] <= 600 and exports <= 5)} |')
+    click = at(CLICK, 1)
+    if click and click.get('odoo_seconds'):
+        worst = max(click['odoo_seconds'])
+        rows.append(f'| one "Send to KSeF" answered in under 1 s of Odoo time | worst of {click["count"]} clicks '
+                    f'{worst:.2f} s | {verdict(worst < 1)} |')
+    grown = [(bench, runs) for bench, runs in by_bench.items() if bench.startswith('Odoo') and len(runs) > 1]
+    if grown:
+        worst_bench, worst_runs = max(grown, key=lambda item: _memory_growth(item[1]))
+        rows.append(f'| no step loads all invoices of a company into memory (peak memory, largest / smallest count) '
+                    f'| {_memory_growth(worst_runs):.2f} at most ({worst_bench}) | '
+                    f'{verdict(_memory_growth(worst_runs) < 2)} |')
+    missing = [name for name, run in (('sending', send), ('receiving', receive)) if by_bench.get(
+        SEND if name == 'sending' else RECEIVE) and not run]
+    out = ['', '## Targets (issue 11)', '', '| target | measured | |', '|---|---|---|'] + rows
+    if missing:
+        out += ['', f'Not measured at 10,000 invoices: {", ".join(missing)} (run with `--counts 100,1000,10000`).']
+    return out if rows or missing else []
+
+
+def _memory_growth(runs):
+    runs = sorted(runs, key=lambda r: r['count'])
+    return runs[-1]['peak_mb'] / runs[0]['peak_mb']
 
 
 def main():

@@ -64,6 +64,35 @@ def time_odoo_create(env, model):
     return spent
 
 
+def time_in_ksef():
+    """Wrap KsefClient (in this process): a list whose first item sums the seconds spent waiting on KSeF, in its
+    HTTP calls and in the pauses KSeF imposes (polls, Retry-After): what is not Odoo's time."""
+    from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
+    spent = [0.0]
+    original_call, original_init = KsefClient.call, KsefClient.__init__
+
+    def call(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original_call(self, *args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        sleep = self.sleep
+
+        def timed_sleep(seconds):
+            started = time.perf_counter()
+            try:
+                return sleep(seconds)
+            finally:
+                spent[0] += time.perf_counter() - started
+        self.sleep = timed_sleep
+    KsefClient.call, KsefClient.__init__ = call, init
+    return spent
+
+
 class Phases:
     """Seconds and SQL queries per phase (summed over repeated runs), one phase under cProfile on request."""
 
@@ -134,6 +163,8 @@ def run_in_children(script, args, counts, prepare, label):
               '--db-port', str(args.db_port), '--db-user', args.db_user]
     if args.profile:
         common += ['--profile', args.profile]
+    if getattr(args, 'runners', None):
+        common += ['--runners', str(args.runners)]
     subprocess.run(common + prepare, check=True, cwd=REPO)
     results = []
     for count in counts:

@@ -1,6 +1,7 @@
 """Odoo sending benchmark: posted ten-line invoices from the queue to accepted by the KSeF emulator, for 100 and 1,000.
 
-    ODOO_SRC=/opt/odoo/src $ODOO_PYTHON bench/odoo_send.py [--db ksef_bench_send] [--counts 100,1000] [--profile status]
+    ODOO_SRC=/opt/odoo/src $ODOO_PYTHON bench/odoo_send.py [--db ksef_bench_send] [--counts 100,1000] [--clicks 20]
+                                                           [--profile status]
 
 Creates (once) a database with l10n_pl and this addon, a Polish company and the invoices (as bench/odoo_fa3.py).
 Each count then runs in a fresh process of its own against a fresh emulator in another process (no rate limits,
@@ -9,14 +10,23 @@ no delays), after the invoices' KSeF history is wiped: enqueue (the FA(3) files 
 every invoice is accepted with its KSeF number and UPO). Prints wall time and SQL queries per invoice per phase,
 the KSeF API calls per rate-limit group (KsefClient.call wrapped in this process) and the process's peak memory.
 Targets (issue 7): 1,000 invoices under 60 s, SQL queries per invoice not growing with the count, under 20 API
-calls for the whole 1,000-invoice run (one batch session).
+calls for the whole 1,000-invoice run (one batch session); issue 11: 10,000 invoices from posted to accepted
+within 10 minutes and one hour of KSeF budget.
+
+Then ``--clicks`` accountant's clicks on "Send to KSeF", one invoice each, each in a transaction of its own as an
+HTTP request (online session, the outcome asked once): per click its wall time and its Odoo time (wall time less
+the time spent waiting on KSeF: its HTTP calls and the pauses it imposes). Target (issue 11): under 1 s of Odoo time.
 """
 import argparse
+import json
 import resource
+import statistics
+import subprocess
+import sys
 import time
 
 from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, run_counts)
+                        print_result, run_counts, time_in_ksef)
 from odoo_fa3 import add_odoo_arguments, prepare
 
 PHASES = ('enqueue', 'send', 'status')
@@ -99,6 +109,57 @@ def measure(args, count):
     print_result(result)
 
 
+def measure_clicks(args, clicks):
+    """``clicks`` single-invoice "Send to KSeF" clicks, each in its own transaction, on invoices never sent."""
+    odoo, registry = open_registry(args)
+    from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_process
+    in_ksef = time_in_ksef()
+    rows = []
+    with emulator_process('--no-rate-limits', '--auth-delay', '0', '--invoice-delay', '0') as base:
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            company = env['res.company'].search([('name', '=', 'KSeF Benchmark sp. z o.o.')], limit=1)
+            wipe_ksef_history(env, company, base)
+            move_ids = env['account.move'].search([('company_id', '=', company.id), ('move_type', '=', 'out_invoice'),
+                                                   ('state', '=', 'posted')], limit=clicks, order='id').ids
+        for move_id in move_ids:
+            with registry.cursor() as cr:   # one HTTP request
+                env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'allowed_company_ids': company.ids})
+                started, before, queries = time.perf_counter(), in_ksef[0], cr.sql_log_count
+                env['account.move'].browse(move_id).action_l10n_pl_ksef_send()
+                cr.commit()
+                wall = time.perf_counter() - started
+                rows.append({'wall': wall, 'ksef': in_ksef[0] - before, 'queries': cr.sql_log_count - queries,
+                             'state': env['account.move'].browse(move_id).l10n_pl_ksef_state})
+    print_result({'clicks': rows, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def report_clicks(result):
+    rows = result['clicks']
+    odoo_times = [r['wall'] - r['ksef'] for r in rows]
+    print(f'\nOne "Send to KSeF" click per invoice, {len(rows)} clicks (own transaction each, online session):')
+    print(f'{"click":>6} {"wall s":>8} {"KSeF s":>8} {"Odoo s":>8} {"queries":>8}  state')
+    for n, r in enumerate(rows, 1):
+        print(f'{n:>6} {r["wall"]:>8.3f} {r["ksef"]:>8.3f} {r["wall"] - r["ksef"]:>8.3f} {r["queries"]:>8}  {r["state"]}')
+    print(f'Odoo time per click: first {odoo_times[0]:.3f} s (logs in), then median '
+          f'{statistics.median(odoo_times[1:] or odoo_times):.3f} s, max {max(odoo_times):.3f} s; target under 1 s')
+
+
+def run_clicks(args):
+    common = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
+              '--db-port', str(args.db_port), '--db-user', args.db_user]
+    print(f'Sending {args.clicks} invoices by single clicks ...', flush=True)
+    output = subprocess.run(common + ['--measure-clicks', str(args.clicks)], check=True, stdout=subprocess.PIPE,
+                            text=True).stdout
+    result = json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT ')))
+    report_clicks(result)
+    rows = result['clicks']
+    import results as figures
+    figures.record(args.json, 'Odoo: one "Send to KSeF" click (online)', len(rows), sum(r['wall'] for r in rows),
+                   queries=sum(r['queries'] for r in rows), peak=result['peak_mb'],
+                   extra={'odoo_seconds': [r['wall'] - r['ksef'] for r in rows]})
+
+
 def report(results):
     print('\nOdoo sending, posted ten-line invoices -> accepted by the KSeF emulator (own process, no limits):')
     print(f'{"invoices":>9} ' + ' '.join(f'{p + " s":>10} {"q/inv":>7}' for p in PHASES) +
@@ -123,14 +184,22 @@ def main():
     parser.add_argument('--profile', choices=PHASES, help='print a cProfile of this phase (slower), kept in '
                                                            '/tmp/odoo_send_PHASE_COUNT.prof')
     parser.add_argument('--prepare', type=int, help=argparse.SUPPRESS)   # internal: one step in a child process
+    parser.add_argument('--clicks', type=int, default=20, help='single "Send to KSeF" clicks measured after the '
+                                                                  'counts (0: none)')
     parser.add_argument('--measure', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--measure-clicks', type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare:
         return prepare_invoices(args, args.prepare)
     if args.measure:
         return measure(args, args.measure)
-    run_counts(__file__, args, lambda counts: ['--prepare', str(max(counts))], 'Sending', report,
+    if args.measure_clicks:
+        return measure_clicks(args, args.measure_clicks)
+    counts = [int(c) for c in args.counts.split(',')]
+    run_counts(__file__, args, lambda counts: ['--prepare', str(max(counts + [args.clicks]))], 'Sending', report,
                'Odoo: posted -> accepted by KSeF (batch)', PHASES)
+    if args.clicks:
+        run_clicks(args)
 
 
 if __name__ == '__main__':

@@ -8,12 +8,13 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def record(path, bench, count, seconds, *, queries=None, calls=None, peak=None, note=''):
+def record(path, bench, count, seconds, *, queries=None, calls=None, peak=None, note='', extra=None):
     """Append one run: ``bench`` (its name in the table), ``count`` invoices in ``seconds``, SQL ``queries``
-    (total, or None without a database), KSeF API ``calls`` {rate-limit group: number}, ``peak`` MB."""
+    (total, or None without a database), KSeF API ``calls`` {rate-limit group: number}, ``peak`` MB, and
+    ``extra`` figures a target needs (e.g. the Odoo time of each click)."""
     if not path:
         return
     line = {'bench': bench, 'count': count, 'seconds': seconds, 'queries': queries, 'calls': dict(calls or {}),
-            'peak_mb': peak_mb() if peak is None else peak, 'note': note}
+            'peak_mb': peak_mb() if peak is None else peak, 'note': note, **(extra or {})}
     with open(path, 'a', encoding='utf-8') as out:
         out.write(json.dumps(line) + '\n')

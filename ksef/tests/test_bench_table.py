@@ -42,3 +42,29 @@ def test_table_rows_per_run_and_growth_per_benchmark():
     assert '| 0.50 | 0.94 |' in growth, "time per invoice halved, queries per invoice 17 / 18"
     assert not any(line.startswith('| FA(3) | 100 -> ') for line in text.splitlines()), "one count: no growth row"
     assert 'Odoo benchmarks were left out' in text
+
+
+def test_targets_of_issue_11_are_judged_from_the_runs():
+    bench = load()
+    lines = [run(bench.SEND, 1000, 30.0, calls={'batchSession': 2}, peak=200.0),
+             run(bench.SEND, 10_000, 420.0, calls={'batchSession': 2, 'auth (per IP)': 5}, peak=260.0),
+             run(bench.RECEIVE, 10_000, 700.0, calls={'invoiceExport': 1, 'invoiceExportStatus': 3}, peak=280.0),
+             dict(run(bench.CLICK, 3, 0.6), odoo_seconds=[0.3, 0.1, 0.2])]
+    text = bench.table(lines, argparse.Namespace(counts='1000,10000', odoo_python='python'))
+    section = text.split('## Targets (issue 11)')[1]
+    lines = [line for line in section.splitlines() if line.startswith('| ')]
+
+    def row(start):
+        return next(line for line in lines if line.startswith(f'| {start}'))
+    assert '7.0 min' in row('10,000 invoices from') and row('10,000 invoices from').endswith('| met |')
+    assert '11.7 min, 1 export(s) | **missed**' in row('10,000 received')
+    assert 'worst of 3 clicks 0.30 s | met' in row('one "Send to KSeF"')
+    assert '1.30 at most' in row('no step loads all')
+
+
+def test_targets_say_what_was_not_measured_at_10000():
+    bench = load()
+    lines = [run(bench.SEND, 100, 3.0), run(bench.SEND, 1000, 30.0), run(bench.RECEIVE, 1000, 60.0)]
+    text = bench.table(lines, argparse.Namespace(counts='100,1000', odoo_python='python'))
+    assert 'Not measured at 10,000 invoices: sending, receiving' in text
+    assert '10,000 invoices from posted' not in text
