@@ -232,7 +232,9 @@ class AccountMove(models.Model):
             body = _("Accepted by KSeF with number %(number)s (acquired %(date)s UTC).", number=document.ksef_number,
                      date=fields.Datetime.to_string(document.acquisition_date))
         attachments = document.attachment_id | document.upo_attachment_id
-        self.with_context(no_new_invoice=True).message_post(body=body, attachment_ids=attachments.ids)
+        # a logged note (no notification to compute: nobody is notified of a note): a third of the time of
+        # following a 10,000-invoice batch to accepted went into message_post
+        self._message_log(body=body, attachment_ids=attachments.ids)
         self._l10n_pl_ksef_release_corrections()
 
     def _l10n_pl_ksef_offline_values(self):
