@@ -72,10 +72,27 @@ class L10nPlKsefDocument(models.Model):
             'invoicing_mode': (metadata.get('invoicingMode') or '').lower() or False,
             'xml_hash': crypto.sha256_b64(xml) if xml else False,
         }
-        problem = _file_problem(metadata, xml)
+        problem = self._l10n_pl_ksef_file_problem(metadata, xml)
         if problem:
             values.update(state='error', message=problem)
         return values
+
+    @api.model
+    def _l10n_pl_ksef_file_problem(self, metadata, xml):
+        """None, or why the received file cannot be used, in the user's language."""
+        if not xml:
+            return _("KSeF's package held no file for this invoice. Download it again with 'Fetch from KSeF', "
+                     "'Download one invoice'.")
+        try:
+            fa3.parse(xml)
+        except InvalidInvoiceError as error:
+            return _("The FA(3) file cannot be read: %s", '; '.join(problem.message for problem in error.problems[:5]))
+        except (ValueError, TypeError, ArithmeticError) as error:
+            return _("The FA(3) file cannot be read: %s", error)
+        if metadata.get('invoiceHash') and metadata['invoiceHash'] != crypto.sha256_b64(xml):
+            return _("The file differs from the one KSeF holds (its SHA-256 does not match KSeF's): it was damaged in "
+                     "transit. Download it again.")
+        return None
 
     # --- one invoice on explicit request ---------------------------------------------------------------
 
@@ -121,23 +138,6 @@ class L10nPlKsefDocument(models.Model):
             raise UserError(_("KSeF gave no file for this invoice."))
         return {'type': 'ir.actions.act_url', 'url': f'/web/content/{self.attachment_id.id}?download=true',
                 'target': 'download'}
-
-
-def _file_problem(metadata, xml):
-    """None, or why the received file cannot be used, in the user's language."""
-    if not xml:
-        return _("KSeF's package held no file for this invoice. Download it again with 'Fetch from KSeF', "
-                 "'Download one invoice'.")
-    try:
-        fa3.parse(xml)
-    except InvalidInvoiceError as error:
-        return _("The FA(3) file cannot be read: %s", '; '.join(problem.message for problem in error.problems[:5]))
-    except (ValueError, TypeError, ArithmeticError) as error:
-        return _("The FA(3) file cannot be read: %s", error)
-    if metadata.get('invoiceHash') and metadata['invoiceHash'] != crypto.sha256_b64(xml):
-        return _("The file differs from the one KSeF holds (its SHA-256 does not match KSeF's): it was damaged in "
-                 "transit. Download it again.")
-    return None
 
 
 def _metadata_from_file(ksef_number, xml, company):
