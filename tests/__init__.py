@@ -17,3 +17,4 @@ from . import test_ksef_receiving_bills
 from . import test_tour
 from . import test_pl_edi_coexistence
 from . import test_ksef_concurrency_receiving
+from . import test_ksef_security
