@@ -201,3 +201,53 @@ class TestKsefCompaniesKeptApart(L10nPlKsefTestCommon):
             client = ksef_client(self.env, environment)
             self.assertIs(client.http.verify, True, environment)
             self.assertTrue(client.environment.api_url.startswith('https://'), environment)
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefHostileReceivedFiles(L10nPlKsefTestCommon):
+    """What a supplier (or a damaged package) puts in front of Odoo: each hostile file becomes a document in state
+    error saying why, its bytes kept for inspection; the others of the same package go on to their bills."""
+
+    def hostile_files(self, secret_path):
+        from odoo.addons.l10n_pl_ksef.ksef import fa3
+        from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+        valid = fa3.build(samples.ten_line_invoice(1))
+        lol = '<!ENTITY a0 "lol">' + ''.join(f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+        return {
+            'entity expansion': f'<?xml version="1.0"?><!DOCTYPE F [{lol}]><Faktura>&a9;</Faktura>'.encode(),
+            'external entity': (f'<?xml version="1.0"?><!DOCTYPE F [<!ENTITY x SYSTEM "file://{secret_path}">]>'
+                                f'<Faktura xmlns="{fa3.NAMESPACE}"><Naglowek>&x;</Naglowek></Faktura>').encode(),
+            'deep nesting': b'<?xml version="1.0"?>' + b'<a>' * 100_000 + b'</a>' * 100_000,
+            'huge attribute': valid.replace(b'<Naglowek>', b'<Naglowek x="' + b'y' * 900_000 + b'">'),
+            'invalid UTF-8': valid.replace(b'</P_2>', b'\xff\xfe</P_2>', 1),
+            'wrong namespace': valid.replace(fa3.NAMESPACE.encode(), b'http://example.com/not-fa3'),
+            'too large': b'<a>' + b'x' * 3_000_001 + b'</a>',
+            'not XML': b'PK\x03\x04 this is a zip, not an invoice',
+            'empty': b'',
+        }, valid
+
+    def test_each_hostile_file_is_refused_kept_and_the_rest_goes_on(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile('w', suffix='.txt') as secret:
+            secret.write('TOP-SECRET-OF-THE-SERVER')
+            secret.flush()
+            files, valid = self.hostile_files(secret.name)
+            package = {}
+            for index, (name, content) in enumerate([*files.items(), ('valid', valid)]):
+                number = ksef_number('6808208874', '20261102', f'{index:06X}A00000')
+                package[number] = ({'ksefNumber': number, 'seller': {'nip': '6808208874', 'name': name},
+                                    'invoiceNumber': name, 'invoiceType': 'Vat', 'currency': 'PLN'}, content)
+            Document = self.env['l10n_pl_ksef.document']
+            documents = Document._l10n_pl_ksef_create_inbounds(self.company, 'Subject2', package)
+            Document._cron_l10n_pl_ksef_create_bills()
+        self.assertEqual(len(documents), len(files) + 1, "every invoice of the package is kept, none dropped")
+        by_name = {d.invoice_number: d for d in documents}
+        self.assertEqual(by_name['valid'].state, 'bill_created', "the good invoice of the package goes on")
+        for name, content in files.items():
+            document = by_name[name]
+            self.assertEqual(document.state, 'error', name)
+            self.assertTrue(document.message, f"{name}: says why")
+            self.assertNotIn('TOP-SECRET', document.message)
+            if content:
+                self.assertEqual(document.attachment_id.raw, content, f"{name}: kept as it came, for inspection")
+        self.assertIn('cannot be read', by_name['external entity'].message)
