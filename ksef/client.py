@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import zipfile
+import zlib
 
 import requests
 from cryptography.hazmat.primitives import hashes
@@ -678,7 +679,8 @@ class KsefClient:
     def export(self, tokens, filters, only_metadata=False):
         """Run an export to the end: create, poll, download and decrypt every part, unpack the ZIP with size
         limits. Returns (package description, {file name: bytes}) — the invoices as {ksefNumber}.xml and
-        _metadata.json."""
+        _metadata.json; the description gains ``refusedFiles`` {file name: REFUSALS code}: entries not read
+        (unsafe name, too large, damaged), each refused alone."""
         key, iv = crypto.new_session_key()
 
         def create(keys):
@@ -705,7 +707,8 @@ class KsefClient:
             if crypto.sha256_b64(encrypted) != part['encryptedPartHash']:
                 raise KsefApiError(200, None, f'Export part {part["ordinalNumber"]} is damaged (hash mismatch)')
             archive.write(crypto.aes_decrypt(key, iv, encrypted))
-        return package, _unpack(archive.getvalue())
+        files, refused = _unpack(archive.getvalue())
+        return dict(package, refusedFiles=refused), files
 
     def sync(self, tokens, subject_type, start, state=None, only_metadata=False, end=None):
         """One step of the incremental download of invoices of a subject type (Subject2 = bought ...), with the
@@ -724,9 +727,25 @@ class KsefClient:
         if end is not None:
             date_range['to'] = _iso(end)
         package, files = self.export(tokens, {'subjectType': subject_type, 'dateRange': date_range}, only_metadata)
-        metadata = json.loads(files.get('_metadata.json', b'{"invoices": []}'))['invoices']
+        metadata = _package_metadata(files, package)
         seen = set(state or ())
-        found = {m['ksefNumber']: (m, files.get(f'{m["ksefNumber"]}.xml')) for m in metadata if m['ksefNumber'] not in seen}
+        refused = package.get('refusedFiles') or {}
+        found = {}
+        for m in metadata:
+            if m['ksefNumber'] in seen:
+                continue
+            name = f'{m["ksefNumber"]}.xml'
+            if name in refused:   # the invoice arrives without its file, saying why (the caller downloads it again)
+                m = dict(m, fileRefused=refused[name])
+            found[m['ksefNumber']] = (m, files.get(name))
+        invoice_files = {f'{m["ksefNumber"]}.xml' for m in metadata}
+        stray = {name: reason for name, reason in refused.items() if name not in invoice_files and name != METADATA}
+        step = self._next_step(package, found, date_range, end)
+        step.stray = stray
+        return step
+
+    @staticmethod
+    def _next_step(package, found, date_range, end):
         mark = package.get('permanentStorageHwmDate')
         if package.get('isTruncated') and package.get('lastPermanentStorageDate'):
             return SyncStep(found, package['lastPermanentStorageDate'], False, mark)
@@ -736,12 +755,29 @@ class KsefClient:
         return SyncStep(found, mark or date_range['from'], True, mark)
 
 
+def _package_metadata(files, package):
+    """The invoices of the package by its _metadata.json; without it only an empty package can be used (the
+    mark must never move past invoices nobody saw)."""
+    if METADATA not in files and package.get('invoiceCount'):
+        raise KsefApiError(200, None, f'The export package cannot be used: it holds {package["invoiceCount"]} '
+                                      f'invoices but no {METADATA}')
+    try:
+        metadata = json.loads(files.get(METADATA, b'{"invoices": []}'))['invoices']
+        if not all(isinstance(m, dict) and isinstance(m.get('ksefNumber'), str) for m in metadata):
+            raise ValueError('an invoice without its KSeF number')
+    except (ValueError, KeyError, TypeError) as error:
+        raise KsefApiError(200, None, f'The export package cannot be used: its {METADATA} is unreadable '
+                                      f'({str(error)[:200]})') from None
+    return metadata
+
+
 @dataclasses.dataclass
 class SyncStep:
     found: dict          # {ksefNumber: (metadata, xml bytes or None)} not in the caller's state
     next_start: str      # where the next step starts (ISO, as KSeF gave it)
     complete: bool       # nothing more up to the high-water mark: the next step may wait the usual cadence
     high_water_mark: str = None
+    stray: dict = dataclasses.field(default_factory=dict)   # refused entries, no invoice's file: {name: REFUSALS code}
 
 
 def _iso(moment):
@@ -757,26 +793,61 @@ def _moment(text):
 
 MAX_UNPACKED_FILE = 3_000_000
 MAX_UNPACKED_TOTAL = 2_000_000_000
+METADATA, METADATA_LIMIT = '_metadata.json', 200_000_000
 
 
 def _unpack(data):
-    """The export ZIP: FA(3) files and _metadata.json, each bounded in size (a damaged or hostile package
-    cannot exhaust memory)."""
-    files, total = {}, 0
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    """The export ZIP: ({file name: bytes}, {refused file name: reason}). A file whose name is unsafe, that is
+    larger than allowed, damaged, or that would take the package past the total limit is refused alone, so that one
+    hostile or damaged entry never stops the others (its invoice still arrives, by its metadata, without a file).
+    A package that is no ZIP, or whose _metadata.json is refused, cannot be used at all (KsefApiError)."""
+    files, refused, total = {}, {}, 0
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise KsefApiError(200, None, f'The export package is not a readable ZIP file: {error}') from None
+    with archive:
         for info in archive.infolist():
-            limit = 200_000_000 if info.filename == '_metadata.json' else MAX_UNPACKED_FILE
-            if info.filename.startswith(('/', '..')) or '/' in info.filename or info.file_size > limit:
-                raise KsefApiError(200, None, f'Unexpected file in the export package: {info.filename[:100]}')
-            with archive.open(info) as handle:
-                content = handle.read(limit + 1)
-            if len(content) > limit:
-                raise KsefApiError(200, None, f'{info.filename} is larger than declared')
+            name = info.filename
+            reason = _refusal(info, total)
+            if not reason:
+                limit = METADATA_LIMIT if name == METADATA else MAX_UNPACKED_FILE
+                try:
+                    with archive.open(info) as handle:
+                        content = handle.read(limit + 1)   # declared sizes can lie: read at most one byte more
+                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error):
+                    reason = 'damaged'
+                else:
+                    reason = 'too-large' if len(content) > limit else None
+            if reason:
+                refused[name[:200]] = reason
+                continue
             total += len(content)
-            if total > MAX_UNPACKED_TOTAL:
-                raise KsefApiError(200, None, 'The export package unpacks to more than allowed')
-            files[info.filename] = content
-    return files
+            files[name] = content
+    if METADATA in refused:
+        raise KsefApiError(200, None, f'The export package cannot be used: its {METADATA} is '
+                                      f'{REFUSALS[refused[METADATA]]}')
+    return files, refused
+
+
+# why an entry of an export package was not read (codes: callers word them in their users' language)
+REFUSALS = {'unsafe-name': 'a file name that points outside the package', 'not-invoice': 'not an invoice file',
+            'too-large': 'larger than an invoice may be', 'package-too-large': 'past the size of a whole package',
+            'damaged': 'damaged or unreadable'}
+
+
+def _refusal(info, total):
+    """Why an entry of an export package is not read, before reading it (a REFUSALS code; None: read it)."""
+    name = info.filename
+    if name.startswith(('/', '..')) or '/' in name or '\\' in name or '\x00' in name:
+        return 'unsafe-name'
+    if name != METADATA and not name.endswith('.xml'):
+        return 'not-invoice'
+    if info.file_size > (METADATA_LIMIT if name == METADATA else MAX_UNPACKED_FILE):
+        return 'too-large'
+    if total + info.file_size > MAX_UNPACKED_TOTAL:
+        return 'package-too-large'
+    return None
 
 
 def load_signing_credentials(data, password=None):

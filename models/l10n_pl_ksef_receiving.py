@@ -80,6 +80,9 @@ class L10nPlKsefDocument(models.Model):
     @api.model
     def _l10n_pl_ksef_file_problem(self, metadata, xml):
         """None, or why the received file cannot be used, in the user's language."""
+        if metadata.get('fileRefused'):
+            return _("KSeF's package held a file for this invoice that was not read (%s). Download it again with "
+                     "'Fetch from KSeF', 'Download one invoice'.", self._l10n_pl_ksef_refusal_text(metadata['fileRefused']))
         if not xml:
             return _("KSeF's package held no file for this invoice. Download it again with 'Fetch from KSeF', "
                      "'Download one invoice'.")
@@ -93,6 +96,17 @@ class L10nPlKsefDocument(models.Model):
             return _("The file differs from the one KSeF holds (its SHA-256 does not match KSeF's): it was damaged in "
                      "transit. Download it again.")
         return None
+
+    @api.model
+    def _l10n_pl_ksef_refusal_text(self, code):
+        """Why an entry of an export package was not read (ksef.client.REFUSALS), in the user's language."""
+        return {
+            'unsafe-name': _("its name points outside the package"),
+            'not-invoice': _("it is not an invoice file"),
+            'too-large': _("it is larger than an invoice may be"),
+            'package-too-large': _("the package was larger than allowed"),
+            'damaged': _("it is damaged"),
+        }.get(code, code)
 
     # --- one invoice on explicit request ---------------------------------------------------------------
 

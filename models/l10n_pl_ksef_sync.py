@@ -111,12 +111,22 @@ class L10nPlKsefSync(models.Model):
         stuck = more and step.next_start == start
         self.write({'last_run': now, 'received_count': self.received_count + len(documents),
                     'next_run': now + CADENCE if stuck or not more else now,
-                    'last_error': stuck and _(
+                    'last_error': (stuck and _(
                         "KSeF's package was full of invoices stored at the same moment %s: the sync cannot move "
-                        "past it and tries again later.", start)})
+                        "past it and tries again later.", start)) or self._l10n_pl_ksef_stray_note(step.stray)})
         if stuck:
             return documents, False
         return documents, more
+
+    def _l10n_pl_ksef_stray_note(self, stray):
+        """What the sync says of files in KSeF's package that belong to no invoice (not read; never silently)."""
+        if not stray:
+            return False
+        Document = self.env['l10n_pl_ksef.document']
+        names = ', '.join(f'{name} ({Document._l10n_pl_ksef_refusal_text(code)})' for name, code in sorted(stray.items())[:10])
+        _logger.warning("KSeF sync %s: the package held %s entries that are no invoice, not read", self.id, len(stray))
+        return _("KSeF's last package held %(count)s file(s) that belong to no invoice; they were not read: %(names)s",
+                 count=len(stray), names=names)
 
     def _l10n_pl_ksef_advance(self, step, end, is_range):
         """Move the mark (or the requested period) past what ``step`` covered; True when more is waiting."""

@@ -251,3 +251,46 @@ class TestKsefHostileReceivedFiles(L10nPlKsefTestCommon):
             if content:
                 self.assertEqual(document.attachment_id.raw, content, f"{name}: kept as it came, for inspection")
         self.assertIn('cannot be read', by_name['external entity'].message)
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefHostilePackages(ReceivingCommon):
+    """A package whose entries are damaged or hostile: each bad entry is refused alone, its invoice kept as a
+    document in error saying why (download it again), the others received, the stray entries told on the sync,
+    and the sync goes on past the package."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.lift_rate_limits()
+
+    def test_bad_entries_are_refused_alone_and_the_sync_goes_on(self):
+        numbers = self.supply(3)
+        victim = f'{numbers[1]}.xml'
+
+        def tamper(files):
+            return [(name, b'x' * 3_000_001 if name == victim else data) for name, data in files] + [
+                ('../../../etc/cron.d/evil.xml', b'* * * * * root rm -rf /'), ('readme.txt', b'hello')]
+        self.app.service.options.export_tamper = tamper
+        self.addCleanup(setattr, self.app.service.options, 'export_tamper', None)
+        self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        documents = {d.ksef_number: d for d in self.received()}
+        self.assertEqual(sorted(documents), sorted(numbers), "every invoice of the package arrives")
+        refused = documents[numbers[1]]
+        self.assertEqual(refused.state, 'error')
+        self.assertIn('larger than an invoice may be', refused.message)
+        self.assertIn('Download one invoice', refused.message, "says what to do")
+        self.assertEqual({documents[n].state for n in (numbers[0], numbers[2])}, {'received'})
+        sync = self.env['l10n_pl_ksef.sync'].search([('company_id', '=', self.company.id),
+                                                     ('subject_type', '=', 'Subject2')])
+        self.assertIn('../../../etc/cron.d/evil.xml', sync.last_error)
+        self.assertIn('readme.txt', sync.last_error)
+        self.assertTrue(sync.high_water_mark, "the sync moved past the package")
+
+        self.app.service.options.export_tamper = None
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_create_bills()
+        self.assertEqual(len(self.received().move_id), 2)
+        sync.next_run = fields.Datetime.now()   # its next run is due
+        self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        self.assertEqual(len(self.received()), 3, "nothing received twice")
+        self.assertFalse(sync.last_error, "the next clean package clears the note")

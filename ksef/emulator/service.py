@@ -49,6 +49,9 @@ class Options:
         self.invoice_delay = invoice_delay
         self.schema_dir = schema_dir
         self.validate_nip_checksums = validate_nip_checksums   # PRD does, TEST does not
+        # a damaged or hostile package on demand: called with the [(name, bytes)] of every export package before
+        # it is zipped, returns the entries to zip (tests of the receiving side)
+        self.export_tamper = None
 
 
 class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, CollectiveIdentifiersMixin):
@@ -1075,6 +1078,8 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         files = [] if export['only_metadata'] else [(f'{i.ksef_number}.xml', i.xml) for i in selected]
         files.append(('_metadata.json', json.dumps({'invoices': [i.metadata for i in selected]},
                                                    ensure_ascii=False).encode()))
+        if self.options.export_tamper:
+            files = self.options.export_tamper(files)
         archive = write_archive(files, export['compression'])
         size = self.options.export_part_size
         chunks = [archive[i:i + size] for i in range(0, len(archive), size)] or [b'']
