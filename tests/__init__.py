@@ -18,3 +18,4 @@ from . import test_tour
 from . import test_pl_edi_coexistence
 from . import test_ksef_concurrency_receiving
 from . import test_ksef_security
+from . import test_ksef_fault_run

@@ -56,9 +56,11 @@ class Availability:
         return message
 
     def end(self):
-        now = iso(self.clock.now())
+        """Every event still going on (open-ended or announced to last longer) ends now."""
+        moment = self.clock.now()
+        now = iso(moment)
         for message in self.messages:
-            if message['end'] is None:
+            if message['end'] is None or moment < datetime.datetime.fromisoformat(message['end']):
                 message['end'] = now
                 if message['type'] == 'FAILURE_START':
                     message['type'] = 'FAILURE_END'
