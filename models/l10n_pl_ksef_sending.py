@@ -43,9 +43,11 @@ class L10nPlKsefDocument(models.Model):
                             (tuple(documents.ids),))
         documents.invalidate_recordset(['attempts'])
         self._l10n_pl_ksef_commit()   # the row locks end here; the state 'sending' keeps other workers away
+        logged_in = False
         try:
             client = company._l10n_pl_ksef_client()
             tokens = company.sudo()._l10n_pl_ksef_tokens(client)
+            logged_in = True
             # technical corrections name the file they replace: only an online session carries that
             corrections = documents.filtered('corrected_hash')
             regular = documents - corrections
@@ -59,11 +61,17 @@ class L10nPlKsefDocument(models.Model):
                 corrections |= regular
             if corrections:
                 corrections._l10n_pl_ksef_send_online(client, tokens)
-        except (UserError, AuthenticationError) as error:
-            message = _("KSeF login failed: %s", _error_text(error))
-            documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
-            # nobody may be watching (scheduled action): the administrator is asked to fix the connection
-            company._l10n_pl_ksef_ask_admin(_("KSeF login failed"), message, fields.Date.context_today(self))
+        except AuthenticationError as error:
+            if not logged_in:
+                self._l10n_pl_ksef_login_failed(company, error, documents)
+            else:
+                # the login was fine but KSeF ended its session early (a cached access token refused): the
+                # next attempt logs in again; nothing for the administrator to fix
+                company.sudo()._l10n_pl_ksef_forget_tokens()
+                documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _(
+                    "KSeF ended the login session (%s); sent again with a new login.", _error_text(error)))
+        except UserError as error:
+            self._l10n_pl_ksef_login_failed(company, error, documents)
         except PermissionDeniedError as error:
             # KSeF is there and the login works, but it may not issue invoices: only an administrator can fix it
             message = _("KSeF refused: the login may not issue invoices in this context (it needs the InvoiceWrite "
@@ -85,6 +93,12 @@ class L10nPlKsefDocument(models.Model):
             company._l10n_pl_ksef_reached(True)
         self._l10n_pl_ksef_commit()
         return documents
+
+    def _l10n_pl_ksef_login_failed(self, company, error, documents):
+        message = _("KSeF login failed: %s", _error_text(error))
+        documents._l10n_pl_ksef_not_sent(LOGIN_RETRY, message)
+        # nobody may be watching (scheduled action): the administrator is asked to fix the connection
+        company._l10n_pl_ksef_ask_admin(_("KSeF login failed"), message, fields.Date.context_today(self))
 
     def _l10n_pl_ksef_not_sent(self, delay, message):
         """Back to the queue the documents KSeF certainly did not receive (no invoice reference, and no batch
@@ -229,12 +243,14 @@ class L10nPlKsefDocument(models.Model):
         })
         if upo:
             self._l10n_pl_ksef_attach_upo(upo)
-        self.move_id._l10n_pl_ksef_accepted(self)
+        if self.move_id:   # the invoice may have been deleted as a draft meanwhile: the document is the record
+            self.move_id._l10n_pl_ksef_accepted(self)
 
     def _l10n_pl_ksef_attach_upo(self, upo):
         self.upo_attachment_id = self.env['ir.attachment'].create({
             'name': f'UPO_{self.ksef_number}.xml', 'raw': upo, 'mimetype': 'application/xml',
-            'res_model': 'account.move', 'res_id': self.move_id.id, 'company_id': self.company_id.id})
+            'res_model': 'account.move' if self.move_id else self._name, 'res_id': self.move_id.id or self.id,
+            'company_id': self.company_id.id})
 
     def _l10n_pl_ksef_duplicate(self, status):
         extensions = status['status'].get('extensions') or {}
@@ -245,11 +261,13 @@ class L10nPlKsefDocument(models.Model):
         self.write({'state': 'accepted', 'status_code': 440, 'ksef_number': number, 'retry_at': False,
                     'message': _("KSeF already holds this invoice as %(number)s (session %(session)s): that number is "
                                  "kept.", number=number, session=extensions.get('originalSessionReferenceNumber'))})
-        self.move_id._l10n_pl_ksef_accepted(self)
+        if self.move_id:   # the invoice may have been deleted as a draft meanwhile: the document is the record
+            self.move_id._l10n_pl_ksef_accepted(self)
 
     def _l10n_pl_ksef_rejected(self, code, message):
         self.write({'state': 'rejected', 'status_code': code or 0, 'message': message, 'retry_at': False})
-        self.move_id._l10n_pl_ksef_rejected(self)
+        if self.move_id:
+            self.move_id._l10n_pl_ksef_rejected(self)
 
     def action_l10n_pl_ksef_download_upo(self):
         """The UPO of an accepted invoice, downloaded from KSeF when it was not yet kept."""
@@ -283,6 +301,10 @@ class L10nPlKsefDocument(models.Model):
         for company in waiting.company_id:
             try:
                 waiting.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_update_status()
+            except AuthenticationError as error:
+                # KSeF ended the cached login (or the login failed): the next run logs in again
+                company.sudo()._l10n_pl_ksef_forget_tokens()
+                _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             except (UserError, KsefError) as error:
                 _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             self._l10n_pl_ksef_commit()

@@ -192,6 +192,13 @@ class ResCompany(models.Model):
         if self.env['account.move.send']._can_commit():
             self.env.cr.commit()
 
+    def _l10n_pl_ksef_forget_tokens(self):
+        """KSeF refused the cached access: the next call logs in again (committed where allowed, so that a
+        failing job does not keep using them)."""
+        self.sudo().write(FORGOTTEN_TOKENS)
+        if self.env['account.move.send']._can_commit():
+            self.env.cr.commit()
+
     def _l10n_pl_ksef_run(self, operation):
         """``operation(client, tokens)`` with the company's KSeF access; whatever KSeF answers that is not a
         result becomes a UserError in plain words (the client's messages never contain secrets)."""

@@ -38,6 +38,9 @@ INVOICE_STATUS = {
 }
 
 
+BATCH_ABANDONED_AFTER = datetime.timedelta(hours=12)   # a batch session never closed is cancelled (440)
+
+
 class Options:
     """Tunable behaviour: processing delays (emulated seconds) and the schema directory."""
 
@@ -897,6 +900,10 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         body = {'dateCreated': iso(session.created), 'dateUpdated': iso(session.updated),
                 'invoiceCount': len(statuses), 'successfulInvoiceCount': statuses.count(200),
                 'failedInvoiceCount': len([c for c in statuses if c >= 400])}
+        if session.kind == 'Batch' and not session.closed_at and now > session.created + BATCH_ABANDONED_AFTER:
+            # KSeF cancels a batch session never closed after 12 hours
+            session.closed_at = now
+            session.batch['outcome'] = (440, 'Sesja anulowana', ['Przekroczono czas wysyłki.'])
         outcome = getattr(session, 'batch', None) and session.batch['outcome']
         if session.kind == 'Batch' and not session.closed_at:
             body['status'] = {'code': 100, 'description': 'Sesja wsadowa rozpoczęta'}
