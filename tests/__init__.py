@@ -19,3 +19,4 @@ from . import test_pl_edi_coexistence
 from . import test_ksef_concurrency_receiving
 from . import test_ksef_security
 from . import test_ksef_fault_run
+from . import test_ksef_crash

@@ -20,10 +20,11 @@ COUNT = 30
 COMPANY = 'KSeF concurrent receiving sp. z o.o.'
 
 
-@tagged('post_install', '-at_install', 'post_install_l10n')
-class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
-    """Every cursor commits, as in production (see L10nPlKsefCommittingCase); the company, which Odoo's chart of
-    accounts ties to many records, is archived at the end and reused by the next run."""
+class ReceivingCompanyCase(L10nPlKsefCommittingCase):
+    """A committed company with the Polish chart, connected to an emulator of its own for each test, COUNT
+    invoices from a new supplier waiting in KSeF. Every cursor commits, as in production (see
+    L10nPlKsefCommittingCase); the company, which Odoo's chart of accounts ties to many records, is archived at the
+    end and reused by the next run."""
 
     def setUp(self):
         super().setUp()
@@ -98,6 +99,20 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
             cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
                        "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
                        (self.company_id,))
+
+    def assert_one_vendor(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            vendors = env['res.partner'].with_context(active_test=False).search([('vat', '=', f'PL{self.seller_nip}')])
+            self.assertEqual(len(vendors), 1, "one vendor for the NIP")
+            bills = env['account.move'].search([('company_id', '=', self.company_id),
+                                                ('l10n_pl_ksef_number', 'in', list(self.numbers))])
+            self.assertEqual(len(bills), COUNT)
+            self.assertEqual(bills.commercial_partner_id, vendors)
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefConcurrentReceivers(ReceivingCompanyCase):
 
     def in_workers(self, work, count=2):
         """Run ``work(env)`` in ``count`` threads at once, each with its own cursor; their results."""
@@ -205,16 +220,6 @@ class TestKsefConcurrentReceivers(L10nPlKsefCommittingCase):
                 Document._cron_l10n_pl_ksef_create_bills()
                 self.assertEqual(set(Document.search(domain).mapped('state')), {'bill_created'})
         self.assert_one_vendor()
-
-    def assert_one_vendor(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            vendors = env['res.partner'].with_context(active_test=False).search([('vat', '=', f'PL{self.seller_nip}')])
-            self.assertEqual(len(vendors), 1, "one vendor for the NIP")
-            bills = env['account.move'].search([('company_id', '=', self.company_id),
-                                                ('l10n_pl_ksef_number', 'in', list(self.numbers))])
-            self.assertEqual(len(bills), COUNT)
-            self.assertEqual(bills.commercial_partner_id, vendors)
 
 
 def new_nip():

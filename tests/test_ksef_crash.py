@@ -1,0 +1,174 @@
+"""The Odoo process killed at each step of sending and receiving (issue 12, item 1), then started again: every
+invoice ends accepted exactly once, with the KSeF number KSeF holds for its file; every received invoice becomes one
+document and one bill; the high-water mark never skips an invoice.
+
+Each run of the jobs is a process of its own (tests/crash_child.py) that dies with os._exit at its point — no
+rollback, no cleanup, as a killed worker — against the database the test committed; the next process is the
+restarted server."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.tests import get_db_name, tagged
+
+from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
+from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+from .common import L10nPlKsefCommittingCase
+from .test_ksef_concurrency_receiving import COUNT as RECEIVED, ReceivingCompanyCase
+
+CHILD = pathlib.Path(__file__).with_name('crash_child.py')
+CRASHED = 70
+
+
+def run_jobs(jobs, crash=None):
+    """The jobs in a new process, killed at ``crash``; its exit code (70: died at its point)."""
+    config = odoo.tools.config
+    odoo_args = [f'--addons-path={config["addons_path"]}', f'--db_host={config["db_host"] or ""}',
+                 f'--db_port={config["db_port"] or ""}', f'--db_user={config["db_user"] or ""}',
+                 f'--db_password={config["db_password"] or ""}', '--log-level=warn']
+    options = {'odoo_args': [arg for arg in odoo_args if not arg.endswith('=')], 'db': get_db_name(),
+               'jobs': jobs, 'crash': crash}
+    environment = dict(os.environ, PYTHONPATH=str(pathlib.Path(odoo.__file__).parents[1]))
+    done = subprocess.run([sys.executable, str(CHILD), json.dumps(options)], env=environment, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode not in (0, CRASHED):
+        raise AssertionError(f'the jobs {jobs} failed (exit {done.returncode}):\n{done.stdout[-3000:]}')
+    return done.returncode
+
+
+def time_passes(cr, company_id):
+    """What the restarted server finds later: retry times come, a 'sending' left by the dead worker is stale."""
+    cr.execute("""UPDATE l10n_pl_ksef_document SET retry_at = NULL, sent_at = now() - interval '1 hour'
+                   WHERE company_id = %s AND state IN ('to_send', 'sending')""", (company_id,))
+    cr.execute("UPDATE l10n_pl_ksef_sync SET next_run = NULL WHERE company_id = %s", (company_id,))
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefCrashWhileSending(L10nPlKsefCommittingCase):
+
+    def setUp(self):
+        super().setUp()
+        # an emulator of its own for each test: KSeF holds only this test's invoices
+        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        self.app, self.base = emulator.__enter__()
+        self.addCleanup(emulator.__exit__, None, None, None)
+        self.app.enforce_limits = False
+        token = self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            values = {'name': 'KSeF crash sp. z o.o.', 'vat': f'PL{samples.SELLER_NIP}', 'active': True,
+                      'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
+                      'l10n_pl_ksef_token': token, 'l10n_pl_ksef_batch_threshold': 5,
+                      'l10n_pl_ksef_access_token': False, 'l10n_pl_ksef_refresh_token': False}
+            company = env['res.company'].with_context(active_test=False).search([('name', '=', values['name'])])
+            if company:
+                company.write(values)
+            else:
+                company = env['res.company'].create(values)
+            self.company_id = company.id
+        self.addCleanup(self.remove_committed_data)
+
+    def queue(self, count):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            documents = env['l10n_pl_ksef.document']
+            for index in range(count):
+                xml = fa3.build(samples.ten_line_invoice(20_000 + index))
+                attachment = env['ir.attachment'].create({'name': f'{index}.xml', 'raw': xml})
+                documents |= documents.create({'company_id': self.company_id, 'attachment_id': attachment.id,
+                                               'xml_hash': crypto.sha256_b64(xml)})
+            self.hashes = set(documents.mapped('xml_hash'))
+
+    def remove_committed_data(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT id, attachment_id, upo_attachment_id FROM l10n_pl_ksef_document WHERE company_id = %s",
+                       (self.company_id,))
+            rows = cr.fetchall()
+            if rows:
+                cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(r[0] for r in rows),))
+                attachments = tuple(a for r in rows for a in r[1:] if a)
+                if attachments:
+                    cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (attachments,))
+            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
+                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
+                       (self.company_id,))
+
+    def crash_then_recover(self, count, point, later=60):
+        """Crash at ``point``, then restart the jobs ``later`` seconds after (KSeF's time) until all is done."""
+        self.queue(count)
+        self.assertEqual(run_jobs(['send', 'status'], crash=point), CRASHED, f"the process died at {point}")
+        for _restart in range(4):
+            with self.registry.cursor() as cr:
+                time_passes(cr, self.company_id)
+            self.app.service.clock.advance(later)
+            run_jobs(['send', 'status', 'status'])
+            with self.registry.cursor() as cr:
+                cr.execute("SELECT state, count(*) FROM l10n_pl_ksef_document WHERE company_id = %s GROUP BY 1",
+                           (self.company_id,))
+                states = dict(cr.fetchall())
+            if set(states) == {'accepted'}:
+                break
+        self.assert_accepted_once(count, states)
+
+    def assert_accepted_once(self, count, states):
+        self.assertEqual(states, {'accepted': count})
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT xml_hash, ksef_number FROM l10n_pl_ksef_document WHERE company_id = %s",
+                       (self.company_id,))
+            ours = dict(cr.fetchall())
+        held = [i for i in self.app.service.state.invoices_by_ksef_number.values()
+                if i.seller_nip == samples.SELLER_NIP]
+        self.assertEqual(sorted(i.invoice_hash for i in held), sorted(self.hashes), "KSeF holds each file once")
+        self.assertEqual(ours, {i.invoice_hash: i.ksef_number for i in held}, "with the number KSeF gave it")
+
+    def test_killed_before_an_online_invoice_is_sent(self):
+        self.crash_then_recover(3, 'online-before-invoice')
+
+    def test_killed_after_an_online_invoice_was_sent_before_commit(self):
+        self.crash_then_recover(3, 'online-after-invoice')
+
+    def test_killed_during_a_batch_upload(self):
+        # the dead worker's batch session stays open until KSeF cancels it (after 12 hours, then 440: sent again);
+        # its access token has long expired by then (401): the restarted jobs log in again
+        self.crash_then_recover(8, 'batch-during-upload', later=13 * 3600)
+
+    def test_killed_after_the_batch_was_closed_before_commit(self):
+        self.crash_then_recover(8, 'batch-after-close')
+
+    def test_killed_after_the_status_answer_before_commit(self):
+        self.crash_then_recover(8, 'status-after-answer')
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefCrashWhileReceiving(ReceivingCompanyCase):
+
+    def crash_then_recover(self, point, jobs):
+        self.assertEqual(run_jobs(jobs, crash=point), CRASHED, f"the process died at {point}")
+        for _restart in range(3):
+            with self.registry.cursor() as cr:
+                time_passes(cr, self.company_id)
+            run_jobs(['receive', 'bills'])
+        with self.registry.cursor() as cr:
+            cr.execute("""SELECT d.ksef_number, d.state, count(m.id) FROM l10n_pl_ksef_document d
+                            LEFT JOIN account_move m ON m.l10n_pl_ksef_number = d.ksef_number
+                                                    AND m.company_id = d.company_id
+                           WHERE d.company_id = %s AND d.direction = 'in' GROUP BY 1, 2""", (self.company_id,))
+            rows = cr.fetchall()
+        self.assertEqual(sorted(row[0] for row in rows), sorted(self.numbers), "every invoice once: none skipped")
+        self.assertEqual({(row[1], row[2]) for row in rows}, {('bill_created', 1)}, "each became exactly one bill")
+        self.assertEqual(len(rows), RECEIVED)
+        self.assert_one_vendor()
+
+    def test_killed_after_the_export_download(self):
+        self.crash_then_recover('export-after-download', ['receive'])
+
+    def test_killed_after_the_documents_were_made_before_commit(self):
+        self.crash_then_recover('inbound-documents-made', ['receive'])
+
+    def test_killed_after_the_bills_were_made_before_commit(self):
+        self.crash_then_recover('bills-made', ['receive', 'bills'])
