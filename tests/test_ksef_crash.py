@@ -6,6 +6,7 @@ Each run of the jobs is a process of its own (tests/crash_child.py) that dies wi
 rollback, no cleanup, as a killed worker — against the database the test committed; the next process is the
 restarted server."""
 import json
+import logging
 import os
 import pathlib
 import subprocess
@@ -20,6 +21,7 @@ from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
 from .common import L10nPlKsefCommittingCase
 from .test_ksef_concurrency_receiving import COUNT as RECEIVED, ReceivingCompanyCase
 
+_logger = logging.getLogger(__name__)
 CHILD = pathlib.Path(__file__).with_name('crash_child.py')
 CRASHED = 70
 
@@ -102,7 +104,7 @@ class TestKsefCrashWhileSending(L10nPlKsefCommittingCase):
         """Crash at ``point``, then restart the jobs ``later`` seconds after (KSeF's time) until all is done."""
         self.queue(count)
         self.assertEqual(run_jobs(['send', 'status'], crash=point), CRASHED, f"the process died at {point}")
-        for _restart in range(4):
+        for restarts in range(1, 5):
             with self.registry.cursor() as cr:
                 time_passes(cr, self.company_id)
             self.app.service.clock.advance(later)
@@ -114,6 +116,8 @@ class TestKsefCrashWhileSending(L10nPlKsefCommittingCase):
             if set(states) == {'accepted'}:
                 break
         self.assert_accepted_once(count, states)
+        _logger.info("KSeF kill test: killed at %s with %s invoices, all accepted once after %s restart(s)",
+                     point, count, restarts)
 
     def assert_accepted_once(self, count, states):
         self.assertEqual(states, {'accepted': count})
@@ -163,6 +167,8 @@ class TestKsefCrashWhileReceiving(ReceivingCompanyCase):
         self.assertEqual({(row[1], row[2]) for row in rows}, {('bill_created', 1)}, "each became exactly one bill")
         self.assertEqual(len(rows), RECEIVED)
         self.assert_one_vendor()
+        _logger.info("KSeF kill test: killed at %s with %s invoices in KSeF, each received and billed once",
+                     point, RECEIVED)
 
     def test_killed_after_the_export_download(self):
         self.crash_then_recover('export-after-download', ['receive'])
