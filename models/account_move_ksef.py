@@ -134,12 +134,16 @@ class AccountMove(models.Model):
         for (company, month), moves in eligible.grouped(lambda m: (m.company_id, m.invoice_date.replace(day=1))).items():
             following = (month + datetime.timedelta(days=32)).replace(day=1)
             self.env.flush_all()
+            # the running sum is computed by PostgreSQL over the month; only the rows of ``moves`` come back
+            # (posting a few invoices must not read a month of a large issuer's invoices)
             self.env.cr.execute("""
-                SELECT id, SUM(amount_total_signed) OVER (ORDER BY invoice_date, id)
-                  FROM account_move
-                 WHERE company_id = %s AND state = 'posted' AND move_type = 'out_invoice'
-                   AND invoice_date >= %s AND invoice_date < %s
-            """, (company.id, month, following))
+                SELECT id, running FROM (
+                    SELECT id, SUM(amount_total_signed) OVER (ORDER BY invoice_date, id) AS running
+                      FROM account_move
+                     WHERE company_id = %s AND state = 'posted' AND move_type = 'out_invoice'
+                       AND invoice_date >= %s AND invoice_date < %s
+                ) month WHERE id IN %s
+            """, (company.id, month, following, tuple(moves.ids)))
             running = dict(self.env.cr.fetchall())
             for move in moves:
                 totals[move] = float(running.get(move.id, 0.0))
