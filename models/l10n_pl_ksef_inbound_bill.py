@@ -8,9 +8,9 @@ fix, so one bad invoice never blocks the others. The same method retries it once
 import datetime
 import logging
 import re
+from decimal import Decimal, ROUND_HALF_UP
 
 from psycopg2 import errors as pg_errors
-from decimal import Decimal, ROUND_HALF_UP
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -133,6 +133,7 @@ class L10nPlKsefDocument(models.Model):
         cache = {}
         prepared = {}
         existing = self._l10n_pl_ksef_existing_bills()
+        waiting_for_vendor = False
         for document in self:
             if document.ksef_number in existing:
                 # booked before (e.g. by hand or a lost run): link it, never a second bill for one KSeF number
@@ -145,11 +146,13 @@ class L10nPlKsefDocument(models.Model):
                 cache.clear()   # it may hold records the rollback removed
                 if _is_vendor_race(error):
                     # another worker created this vendor at the same moment: the document stays 'received' and
-                    # the next run (triggered now) finds the vendor, so no vendor is created twice
+                    # the next run finds the vendor, so no vendor is created twice
                     _logger.info("KSeF bills: document %s waits for a vendor another worker created", document.id)
-                    self._l10n_pl_ksef_trigger_bill_makers()
+                    waiting_for_vendor = True
                     continue
                 document._l10n_pl_ksef_bill_failed(error)
+        if waiting_for_vendor:
+            self._l10n_pl_ksef_trigger_bill_makers()
         if not prepared:
             return self.env['account.move']
         try:

@@ -301,11 +301,9 @@ class L10nPlKsefDocument(models.Model):
         for company in waiting.company_id:
             try:
                 waiting.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_update_status()
-            except AuthenticationError as error:
-                # KSeF ended the cached login (or the login failed): the next run logs in again
-                company.sudo()._l10n_pl_ksef_forget_tokens()
-                _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             except (UserError, KsefError) as error:
+                if isinstance(error, AuthenticationError):   # KSeF ended the cached login: the next run logs in
+                    company.sudo()._l10n_pl_ksef_forget_tokens()
                 _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             self._l10n_pl_ksef_commit()
         self._l10n_pl_ksef_plan_next_runs()

@@ -189,15 +189,13 @@ class ResCompany(models.Model):
             'l10n_pl_ksef_refresh_token': tokens.refresh.value.reveal(),
             'l10n_pl_ksef_refresh_valid_until': odoo_datetime(tokens.refresh.valid_until),
         })
-        if self.env['account.move.send']._can_commit():
-            self.env.cr.commit()
+        self._l10n_pl_ksef_commit()
 
     def _l10n_pl_ksef_forget_tokens(self):
         """KSeF refused the cached access: the next call logs in again (committed where allowed, so that a
         failing job does not keep using them)."""
         self.sudo().write(FORGOTTEN_TOKENS)
-        if self.env['account.move.send']._can_commit():
-            self.env.cr.commit()
+        self._l10n_pl_ksef_commit()
 
     def _l10n_pl_ksef_run(self, operation):
         """``operation(client, tokens)`` with the company's KSeF access; whatever KSeF answers that is not a

@@ -94,7 +94,7 @@ class ResCompany(models.Model):
         return stored
 
     def _l10n_pl_ksef_commit(self):
-        # KSeF acted (certificate issued, revoked): what Odoo keeps of it must survive a later error
+        # what KSeF did or gave (a certificate issued or revoked, tokens) must survive a later error
         if self.env['account.move.send']._can_commit():
             self.env.cr.commit()
 
