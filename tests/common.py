@@ -1,6 +1,6 @@
 from lxml import etree
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -162,15 +162,85 @@ class L10nPlKsefEmulatorCommon(L10nPlKsefTestCommon):
 
 class L10nPlKsefCommittingCase(BaseCase):
     """No test transaction: like production workers, every cursor commits, and a test removes its data at the end
-    (a transaction held open by the test would block the workers). An emulator per class, without delays."""
+    (a transaction held open by the test would block the workers). An emulator without delays or rate limits, per
+    class, or per test with ``emulator_per_test`` (KSeF then holds only that test's invoices)."""
     _request_handler = L10nPlKsefEmulatorCommon._request_handler
+    emulator_per_test = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
         cls.registry = Registry(get_db_name())
-        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
-        cls.app, cls.base = emulator.__enter__()
-        cls.addClassCleanup(emulator.__exit__, None, None, None)
+        if not cls.emulator_per_test:
+            cls.app, cls.base = cls.start_emulator(cls.addClassCleanup)
 
+    def setUp(self):
+        super().setUp()
+        if self.emulator_per_test:
+            self.app, self.base = self.start_emulator(self.addCleanup)
+
+    @staticmethod
+    def start_emulator(cleanup):
+        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
+        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
+        app, base = emulator.__enter__()
+        cleanup(emulator.__exit__, None, None, None)
+        app.enforce_limits = False
+        return app, base
+
+    def committed_company(self, name, values, new_values=None, chart=None):
+        """The company ``name`` with ``values``, committed: the previous run's is reused (a company cannot be
+        deleted once Odoo created what goes with it), else created with ``new_values`` and the ``chart``. Its data
+        is removed at the end of the test (remove_committed_data); its id is ``self.company_id``."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env['res.company'].with_context(active_test=False).search([('name', '=', name)])
+            if company:
+                company.write(dict(values, active=True))
+            else:
+                company = env['res.company'].create({'name': name, **(new_values or {}), **values})
+                if chart:   # a Polish company (its country set from the chart's) with the chart loaded
+                    company.country_id = env.ref(f'base.{chart}')
+                    env['account.chart.template'].try_loading(chart, company=company, install_demo=False)
+            company._l10n_pl_ksef_ensure_syncs()
+            self.company_id = company.id
+        self.addCleanup(self.remove_committed_data)
+
+    def queue_documents(self, count, first):
+        """``count`` ten-line FA(3) files (samples ``first``...) queued as the company's documents to send, without
+        invoices behind them, committed: (document ids, their SHA-256)."""
+        from odoo.addons.l10n_pl_ksef.ksef import crypto
+        from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            documents = env['l10n_pl_ksef.document']
+            for index in range(count):
+                xml = fa3.build(samples.ten_line_invoice(first + index))
+                attachment = env['ir.attachment'].create({'name': f'{index}.xml', 'raw': xml})
+                documents |= documents.create({'company_id': self.company_id, 'attachment_id': attachment.id,
+                                               'xml_hash': crypto.sha256_b64(xml)})
+            return documents.ids, set(documents.mapped('xml_hash'))
+
+    def remove_committed_data(self):
+        """What the test committed for the company: bills and invoices, KSeF documents and their files, syncs; the
+        company itself is referenced by what Odoo created with it: archived, without its KSeF secrets."""
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT id, attachment_id, upo_attachment_id FROM l10n_pl_ksef_document WHERE company_id = %s",
+                       (self.company_id,))
+            rows = cr.fetchall()
+            cr.execute("SELECT id FROM account_move WHERE company_id = %s", (self.company_id,))
+            moves = tuple(row[0] for row in cr.fetchall())
+            if moves:
+                cr.execute("DELETE FROM mail_message WHERE model = 'account.move' AND res_id IN %s", (moves,))
+                cr.execute("UPDATE l10n_pl_ksef_document SET move_id = NULL WHERE move_id IN %s", (moves,))
+                cr.execute("DELETE FROM ir_attachment WHERE res_model = 'account.move' AND res_id IN %s", (moves,))
+                cr.execute("DELETE FROM account_move WHERE id IN %s", (moves,))
+            if rows:
+                cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(r[0] for r in rows),))
+                attachments = tuple(a for r in rows for a in r[1:] if a)
+                if attachments:
+                    cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (attachments,))
+            cr.execute("DELETE FROM l10n_pl_ksef_sync WHERE company_id = %s", (self.company_id,))
+            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
+                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
+                       (self.company_id,))

@@ -6,7 +6,6 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
-from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
 from .common import L10nPlKsefCommittingCase
 
@@ -19,39 +18,11 @@ class TestKsefConcurrentSenders(L10nPlKsefCommittingCase):
 
     def setUp(self):
         super().setUp()
-        self.app.enforce_limits = False
-        token = self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            values = {'name': 'KSeF concurrency sp. z o.o.', 'vat': f'PL{samples.SELLER_NIP}', 'active': True,
-                      'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
-                      'l10n_pl_ksef_token': token, 'l10n_pl_ksef_batch_threshold': 5}
-            # a company cannot be deleted once Odoo created what goes with it: the previous run's is reused
-            company = env['res.company'].with_context(active_test=False).search([('name', '=', values['name'])])
-            if company:
-                company.write(values)
-            else:
-                company = env['res.company'].create(values)
-            documents = env['l10n_pl_ksef.document']
-            for index in range(COUNT):
-                xml = fa3.build(samples.ten_line_invoice(10_000 + index))
-                attachment = env['ir.attachment'].create({'name': f'{index}.xml', 'raw': xml})
-                documents |= documents.create({'company_id': company.id, 'attachment_id': attachment.id,
-                                               'xml_hash': crypto.sha256_b64(xml)})
-            self.company_id, self.document_ids = company.id, documents.ids
-        self.addCleanup(self.remove_committed_data)
-
-    def remove_committed_data(self):
-        with self.registry.cursor() as cr:
-            cr.execute("SELECT attachment_id FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(self.document_ids),))
-            attachments = [row[0] for row in cr.fetchall()]
-            cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(self.document_ids),))
-            cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (tuple(attachments),))
-            cr.execute("DELETE FROM l10n_pl_ksef_sync WHERE company_id = %s", (self.company_id,))
-            # the company itself is referenced by what Odoo created with it: archived, named as a test leftover
-            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
-                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
-                       (self.company_id,))
+        self.committed_company('KSeF concurrency sp. z o.o.', {
+            'vat': f'PL{samples.SELLER_NIP}', 'l10n_pl_ksef_environment': 'custom',
+            'l10n_pl_ksef_custom_url': f'{self.base}/v2', 'l10n_pl_ksef_batch_threshold': 5,
+            'l10n_pl_ksef_token': self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])})
+        self.document_ids, _hashes = self.queue_documents(COUNT, 10_000)
 
     def run_sender(self, barrier, errors, taken):
         try:

@@ -26,33 +26,17 @@ class ReceivingCompanyCase(L10nPlKsefCommittingCase):
     L10nPlKsefCommittingCase); the company, which Odoo's chart of accounts ties to many records, is archived at the
     end and reused by the next run."""
 
+    emulator_per_test = True   # the company's sync starts afresh: it would else receive earlier tests' invoices
+
     def setUp(self):
         super().setUp()
-        # an emulator of its own for each test: the sync of the company starts afresh and would else receive
-        # the invoices of the earlier tests too
-        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
-        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
-        self.app, self.base = emulator.__enter__()
-        self.addCleanup(emulator.__exit__, None, None, None)
-        self.app.enforce_limits = False
         self.seller_nip = new_nip()   # a vendor the database does not know yet: the bill makers create it
         self.numbers = self.supply()
-        token = self.app.service.admin_token(BUYER_NIP, ['InvoiceWrite', 'InvoiceRead'])
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            company = env['res.company'].with_context(active_test=False).search([('name', '=', COMPANY)])
-            values = {'active': True, 'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
-                      'l10n_pl_ksef_token': token,
-                      'l10n_pl_ksef_receive_from': datetime.date.today() - datetime.timedelta(days=1)}
-            if company:
-                company.write(values)
-            else:
-                company = env['res.company'].create({'name': COMPANY, 'vat': f'PL{BUYER_NIP}',
-                                                     'country_id': env.ref('base.pl').id, **values})
-                env['account.chart.template'].try_loading('pl', company=company, install_demo=False)
-            company._l10n_pl_ksef_ensure_syncs()
-            self.company_id = company.id
-        self.addCleanup(self.remove_committed_data)
+        self.committed_company(COMPANY, {
+            'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
+            'l10n_pl_ksef_token': self.app.service.admin_token(BUYER_NIP, ['InvoiceWrite', 'InvoiceRead']),
+            'l10n_pl_ksef_receive_from': datetime.date.today() - datetime.timedelta(days=1),
+        }, new_values={'vat': f'PL{BUYER_NIP}'}, chart='pl')
 
     def supply(self):
         """COUNT invoices from a new supplier to the company, in one batch session; their KSeF numbers."""
@@ -78,27 +62,6 @@ class ReceivingCompanyCase(L10nPlKsefCommittingCase):
         numbers = {invoice['ksefNumber'] for invoice in invoices}
         self.assertEqual(len(numbers), COUNT)
         return numbers
-
-    def remove_committed_data(self):
-        with self.registry.cursor() as cr:
-            cr.execute("SELECT id, attachment_id FROM l10n_pl_ksef_document WHERE company_id = %s", (self.company_id,))
-            rows = cr.fetchall()
-            cr.execute("SELECT id FROM account_move WHERE company_id = %s", (self.company_id,))
-            moves = tuple(row[0] for row in cr.fetchall())
-            if moves:
-                cr.execute("DELETE FROM mail_message WHERE model = 'account.move' AND res_id IN %s", (moves,))
-                cr.execute("UPDATE l10n_pl_ksef_document SET move_id = NULL WHERE move_id IN %s", (moves,))
-                cr.execute("DELETE FROM ir_attachment WHERE res_model = 'account.move' AND res_id IN %s", (moves,))
-                cr.execute("DELETE FROM account_move WHERE id IN %s", (moves,))
-            if rows:
-                cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(r[0] for r in rows),))
-                attachments = tuple(r[1] for r in rows if r[1])
-                if attachments:
-                    cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (attachments,))
-            cr.execute("DELETE FROM l10n_pl_ksef_sync WHERE company_id = %s", (self.company_id,))
-            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
-                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
-                       (self.company_id,))
 
     def assert_one_vendor(self):
         with self.registry.cursor() as cr:

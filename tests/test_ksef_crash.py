@@ -13,10 +13,8 @@ import subprocess
 import sys
 
 import odoo
-from odoo import SUPERUSER_ID, api
 from odoo.tests import get_db_name, tagged
 
-from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
 from .common import L10nPlKsefCommittingCase
 from .test_ksef_concurrency_receiving import COUNT as RECEIVED, ReceivingCompanyCase
@@ -51,54 +49,17 @@ def time_passes(cr, company_id):
 
 @tagged('post_install', '-at_install', 'post_install_l10n')
 class TestKsefCrashWhileSending(L10nPlKsefCommittingCase):
+    emulator_per_test = True   # KSeF holds only this test's invoices
 
     def setUp(self):
         super().setUp()
-        # an emulator of its own for each test: KSeF holds only this test's invoices
-        from odoo.addons.l10n_pl_ksef.ksef.emulator.process import emulator_thread
-        emulator = emulator_thread(auth_delay=0, invoice_delay=0)
-        self.app, self.base = emulator.__enter__()
-        self.addCleanup(emulator.__exit__, None, None, None)
-        self.app.enforce_limits = False
-        token = self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            values = {'name': 'KSeF crash sp. z o.o.', 'vat': f'PL{samples.SELLER_NIP}', 'active': True,
-                      'l10n_pl_ksef_environment': 'custom', 'l10n_pl_ksef_custom_url': f'{self.base}/v2',
-                      'l10n_pl_ksef_token': token, 'l10n_pl_ksef_batch_threshold': 5,
-                      'l10n_pl_ksef_access_token': False, 'l10n_pl_ksef_refresh_token': False}
-            company = env['res.company'].with_context(active_test=False).search([('name', '=', values['name'])])
-            if company:
-                company.write(values)
-            else:
-                company = env['res.company'].create(values)
-            self.company_id = company.id
-        self.addCleanup(self.remove_committed_data)
+        self.committed_company('KSeF crash sp. z o.o.', {
+            'vat': f'PL{samples.SELLER_NIP}', 'l10n_pl_ksef_environment': 'custom',
+            'l10n_pl_ksef_custom_url': f'{self.base}/v2', 'l10n_pl_ksef_batch_threshold': 5,
+            'l10n_pl_ksef_token': self.app.service.admin_token(samples.SELLER_NIP, ['InvoiceWrite', 'InvoiceRead'])})
 
     def queue(self, count):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            documents = env['l10n_pl_ksef.document']
-            for index in range(count):
-                xml = fa3.build(samples.ten_line_invoice(20_000 + index))
-                attachment = env['ir.attachment'].create({'name': f'{index}.xml', 'raw': xml})
-                documents |= documents.create({'company_id': self.company_id, 'attachment_id': attachment.id,
-                                               'xml_hash': crypto.sha256_b64(xml)})
-            self.hashes = set(documents.mapped('xml_hash'))
-
-    def remove_committed_data(self):
-        with self.registry.cursor() as cr:
-            cr.execute("SELECT id, attachment_id, upo_attachment_id FROM l10n_pl_ksef_document WHERE company_id = %s",
-                       (self.company_id,))
-            rows = cr.fetchall()
-            if rows:
-                cr.execute("DELETE FROM l10n_pl_ksef_document WHERE id IN %s", (tuple(r[0] for r in rows),))
-                attachments = tuple(a for r in rows for a in r[1:] if a)
-                if attachments:
-                    cr.execute("DELETE FROM ir_attachment WHERE id IN %s", (attachments,))
-            cr.execute("UPDATE res_company SET active = false, l10n_pl_ksef_token = NULL, "
-                       "l10n_pl_ksef_access_token = NULL, l10n_pl_ksef_refresh_token = NULL WHERE id = %s",
-                       (self.company_id,))
+        _ids, self.hashes = self.queue_documents(count, 20_000)
 
     def crash_then_recover(self, count, point, later=60):
         """Crash at ``point``, then restart the jobs ``later`` seconds after (KSeF's time) until all is done."""
