@@ -156,11 +156,21 @@ def run_counts(script, args, prepare, label, report, bench, phases):
     record_results(args.json, bench, results, phases)
 
 
+def child_command(script, args, *options):
+    """The command that runs ``script`` in a process of its own on the benchmark's Odoo and database."""
+    return [sys.executable, script, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
+            '--db-port', str(args.db_port), '--db-user', args.db_user, *options]
+
+
+def child_result(output):
+    """The RESULT a child printed (print_result)."""
+    return json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT ')))
+
+
 def run_in_children(script, args, counts, prepare, label):
     """Prepare, then measure each count in a process of its own (so each count's peak memory is its own); this
     process imports no Odoo. Returns the RESULT of every count."""
-    common = [sys.executable, script, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
-              '--db-port', str(args.db_port), '--db-user', args.db_user]
+    common = child_command(script, args)
     if args.profile:
         common += ['--profile', args.profile]
     if getattr(args, 'runners', None):
@@ -172,5 +182,5 @@ def run_in_children(script, args, counts, prepare, label):
         output = subprocess.run(common + ['--measure', str(count)], check=True, cwd=REPO, stdout=subprocess.PIPE,
                                 text=True).stdout
         print(''.join(line + '\n' for line in output.splitlines() if not line.startswith('RESULT ')), end='')
-        results.append(json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT '))))
+        results.append(child_result(output))
     return results

@@ -17,18 +17,17 @@ Prints wall time and SQL queries per bill per phase, bills per second, the KSeF 
 Targets: at most 5 export calls for 10,000 invoices; 10,000 invoices into draft bills within 10 minutes (issue 11;
 issue 8 asked 25 bills per second); under 500 MB.
 """
-import json
-import os
 import argparse
 import collections
 import datetime
+import os
 import resource
 import subprocess
 import sys
 import time
 
-from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, run_counts, time_odoo_create)
+from odoo_bench import (Phases, api_calls, child_command, child_result, count_api_calls, emulator_token, open_registry,
+                        print_call_groups, print_result, run_counts, time_odoo_create)
 from odoo_fa3 import REPO, add_odoo_arguments, prepare
 
 PHASES = ('receive', 'bills')
@@ -172,15 +171,13 @@ def run_bill_runners(args, phases):
     """The bills phase by ``args.runners`` processes at once, each running the bill-making cron until no
     document waits (as Odoo's cron threads, on this or other servers): its wall time and the runners' queries
     go to ``phases``; each runner's figures are returned."""
-    command = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
-               '--db-port', str(args.db_port), '--db-user', args.db_user, '--bill-runner']
+    command = child_command(__file__, args, '--bill-runner')
     started = time.perf_counter()
     children = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) for _n in range(args.runners)]
     outputs = [child.communicate()[0] for child in children]
     phases.seconds['bills'] += time.perf_counter() - started
     assert all(child.returncode == 0 for child in children), 'a bill runner failed'
-    runners = [json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT ')))
-               for output in outputs]
+    runners = [child_result(output) for output in outputs]
     phases.queries['bills'] += sum(r['queries'] for r in runners)
     return runners
 

@@ -18,15 +18,13 @@ HTTP request (online session, the outcome asked once): per click its wall time a
 the time spent waiting on KSeF: its HTTP calls and the pauses it imposes). Target (issue 11): under 1 s of Odoo time.
 """
 import argparse
-import json
 import resource
 import statistics
 import subprocess
-import sys
 import time
 
-from odoo_bench import (Phases, api_calls, count_api_calls, emulator_token, open_registry, print_call_groups,
-                        print_result, run_counts, time_in_ksef)
+from odoo_bench import (Phases, api_calls, child_command, child_result, count_api_calls, emulator_token, open_registry,
+                        print_call_groups, print_result, run_counts, time_in_ksef)
 from odoo_fa3 import add_odoo_arguments, prepare
 
 PHASES = ('enqueue', 'send', 'status')
@@ -146,12 +144,10 @@ def report_clicks(result):
 
 
 def run_clicks(args):
-    common = [sys.executable, __file__, '--odoo-src', args.odoo_src, '--db', args.db, '--db-host', args.db_host,
-              '--db-port', str(args.db_port), '--db-user', args.db_user]
     print(f'Sending {args.clicks} invoices by single clicks ...', flush=True)
-    output = subprocess.run(common + ['--measure-clicks', str(args.clicks)], check=True, stdout=subprocess.PIPE,
-                            text=True).stdout
-    result = json.loads(next(line[7:] for line in output.splitlines() if line.startswith('RESULT ')))
+    output = subprocess.run(child_command(__file__, args, '--measure-clicks', str(args.clicks)), check=True,
+                            stdout=subprocess.PIPE, text=True).stdout
+    result = child_result(output)
     report_clicks(result)
     rows = result['clicks']
     import results as figures

@@ -729,20 +729,17 @@ class KsefClient:
         package, files = self.export(tokens, {'subjectType': subject_type, 'dateRange': date_range}, only_metadata)
         metadata = _package_metadata(files, package)
         seen = set(state or ())
-        refused = package.get('refusedFiles') or {}
-        found = {}
+        refused, found, invoice_files = package.get('refusedFiles') or {}, {}, {METADATA}
         for m in metadata:
+            name = f'{m["ksefNumber"]}.xml'
+            invoice_files.add(name)
             if m['ksefNumber'] in seen:
                 continue
-            name = f'{m["ksefNumber"]}.xml'
             if name in refused:   # the invoice arrives without its file, saying why (the caller downloads it again)
                 m = dict(m, fileRefused=refused[name])
             found[m['ksefNumber']] = (m, files.get(name))
-        invoice_files = {f'{m["ksefNumber"]}.xml' for m in metadata}
-        stray = {name: reason for name, reason in refused.items() if name not in invoice_files and name != METADATA}
-        step = self._next_step(package, found, date_range, end)
-        step.stray = stray
-        return step
+        stray = {name: code for name, code in refused.items() if name not in invoice_files}
+        return dataclasses.replace(self._next_step(package, found, date_range, end), stray=stray)
 
     @staticmethod
     def _next_step(package, found, date_range, end):
