@@ -14,7 +14,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import mute_logger, split_every
+from odoo.tools import split_every
 
 from ..ksef import fa3, identifiers
 from ..ksef.errors import KsefError
@@ -38,6 +38,18 @@ BUCKET_TYPES = ('ZAL', 'ROZ', 'KOR_ZAL', 'KOR_ROZ')
 PERCENT = {code: percent for code, (_n, _v, _p, percent) in BUCKETS.items()}
 PL_ZIP_CITY = re.compile(r'^\s*(\d{2}-\d{3})\s+(.+)$')
 VENDOR_NIP_INDEX = 'res_partner_l10n_pl_ksef_vendor_nip_uniq'
+
+
+class _VendorRaceFilter(logging.Filter):
+    """Odoo logs every refused query as an error; the unique index of the vendors refusing a second vendor for
+    one NIP is expected (two workers at once, handled by the caller), not an error for the log. A filter on the
+    logger rather than mute_logger, which switches the logger off for every thread while one is inside it."""
+
+    def filter(self, record):
+        return VENDOR_NIP_INDEX not in record.getMessage()
+
+
+logging.getLogger('odoo.sql_db').addFilter(_VendorRaceFilter())
 
 
 class AccountAccount(models.Model):
@@ -520,11 +532,8 @@ class L10nPlKsefDocument(models.Model):
             values['street2'] = seller.address.line2
         if seller.contacts:
             values.update(email=seller.contacts[0].email, phone=seller.contacts[0].phone)
-        # accountants book bills without the right to edit contacts: the vendor is what the legal invoice names.
-        # A refusal by the unique index (another worker's vendor) is expected and handled by the caller: not an
-        # error for the log
-        with mute_logger('odoo.sql_db'):
-            return self.env['res.partner'].sudo().create(values).sudo(False)
+        # accountants book bills without the right to edit contacts: the vendor is what the legal invoice names
+        return self.env['res.partner'].sudo().create(values).sudo(False)
 
     def _l10n_pl_ksef_payment_values(self, payment, number, partner, cache):
         values = {'payment_reference': (payment and payment.ipksef) or number}
