@@ -190,5 +190,5 @@ def new_nip():
     while True:
         nip = f'{random.randrange(100, 999)}{random.randrange(10 ** 6, 10 ** 7)}'
         nip = nip[:9] + str(sum(int(d) * w for d, w in zip(nip, (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11)
-        if identifiers.is_valid_nip(nip):
+        if identifiers.is_valid_nip(nip) and nip[1:3] != '00':   # FA(3)'s TNIP: digits 2-3 are never 00
             return nip
