@@ -5,9 +5,11 @@ timeouts, 5xx and 429 (waiting exactly Retry-After); calls that change something
 an unknown outcome is raised as UnknownOutcomeError for the caller to reconcile. Secrets (tokens) never appear
 in reprs, logs or error messages.
 """
+import contextlib
 import dataclasses
 import datetime
 import email.utils
+import functools
 import io
 import json
 import logging
@@ -20,7 +22,8 @@ from cryptography.hazmat.primitives import hashes
 
 from . import crypto, limits, xades
 from .errors import (
-    AuthenticationError, KsefApiError, PermissionDeniedError, RateLimitError, UnavailableError, UnknownOutcomeError,
+    AuthenticationError, KsefApiError, KsefError, MalformedAnswerError, PermissionDeniedError, RateLimitError,
+    UnavailableError, UnknownOutcomeError,
 )
 from .fa3.model import FORM_CODE
 
@@ -124,6 +127,47 @@ def retry_after_seconds(value, now=None):
         return max(0.0, (moment - now).total_seconds())
 
 
+# what reading an answer of an unexpected shape raises: a field missing, of the wrong type, no JSON at all
+_ANSWER_ERRORS = (KeyError, TypeError, IndexError, AttributeError, ValueError)
+
+
+def _answer_checked(method):
+    """A public call whose answer cannot be read raises MalformedAnswerError, a KsefError like every other
+    failure, never a KeyError deep in the caller. Errors of the caller's own input or callbacks (marked by
+    ``_callers_own``) and the client's own typed errors pass through as they are."""
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except KsefError:
+            raise
+        except _ANSWER_ERRORS as error:
+            if getattr(error, 'ksef_callers_own', False):
+                raise
+            # the error's text names a field or a value's shape, never the answer itself (it may hold tokens)
+            raise MalformedAnswerError(f"KSeF's answer to {method.__name__} could not be read "
+                                       f"({type(error).__name__}: {str(error)[:120]})") from None
+    return checked
+
+
+@contextlib.contextmanager
+def _callers_own():
+    """Marks what fails in here as the caller's own problem (its files, its callback, its key), not KSeF's."""
+    try:
+        yield
+    except Exception as error:
+        error.ksef_callers_own = True
+        raise
+
+
+def _answers_checked(cls):
+    for name, member in list(vars(cls).items()):
+        if not name.startswith('_') and name != 'call' and callable(member) and not isinstance(member, type):
+            setattr(cls, name, _answer_checked(member))
+    return cls
+
+
+@_answers_checked
 class KsefClient:
     """One client per context (NIP, internal ID ...). Thread-unsafe by design: one per worker."""
 
@@ -247,6 +291,9 @@ class KsefClient:
                     current = keys.get(usage)
                     if _parse_time(item['validFrom']) <= now and (current is None or item['validFrom'] > current[2]):
                         keys[usage] = (certificate.public_key(), item['publicKeyId'], item['validFrom'])
+            missing = {'KsefTokenEncryption', 'SymmetricKeyEncryption'} - set(keys)
+            if missing:   # never cached: the next call asks again
+                raise KeyError(f'no valid key for {", ".join(sorted(missing))}')
             self._keys = {usage: (key, key_id) for usage, (key, key_id, _since) in keys.items()}
         return self._keys
 
@@ -294,7 +341,9 @@ class KsefClient:
                                subject_identifier_type='certificateSubject'):
         """XAdES login with a key and certificate we hold (KSeF certificate, qualified seal from PKCS#12/PEM)."""
         _challenge, xml, _expires = self.auth_token_request(context_type, context_value, subject_identifier_type)
-        return self.login_with_signed_request(xades.sign(xml, private_key, certificate), (context_type, context_value))
+        with _callers_own():
+            signed = xades.sign(xml, private_key, certificate)
+        return self.login_with_signed_request(signed, (context_type, context_value))
 
     def _finish_login(self, init, context):
         reference = init['referenceNumber']
@@ -366,13 +415,16 @@ class KsefClient:
                   token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
 
     def invoice_status(self, tokens, session_reference, invoice_reference):
-        return self.call('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}',
-                         path_params={'referenceNumber': session_reference, 'invoiceReferenceNumber': invoice_reference},
-                         token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+        return _invoice_status(self.call(
+            'GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}',
+            path_params={'referenceNumber': session_reference, 'invoiceReferenceNumber': invoice_reference},
+            token=self.fresh_access(tokens), context=_ctx(tokens)).json())
 
     def session_status(self, tokens, session_reference):
-        return self.call('GET', '/sessions/{referenceNumber}', path_params={'referenceNumber': session_reference},
-                         token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+        status = self.call('GET', '/sessions/{referenceNumber}', path_params={'referenceNumber': session_reference},
+                           token=self.fresh_access(tokens), context=_ctx(tokens)).json()
+        _status_code(status)
+        return status
 
     def session_invoices(self, tokens, session_reference, failed_only=False, page_size=1000):
         """Every invoice status of a session, following continuation tokens."""
@@ -382,7 +434,7 @@ class KsefClient:
             headers = {'x-continuation-token': continuation} if continuation else None
             page = self.call('GET', template, path_params={'referenceNumber': session_reference}, params={'pageSize': page_size},
                              headers=headers, token=self.fresh_access(tokens), context=_ctx(tokens)).json()
-            result += page['invoices']
+            result += [_invoice_status(item) for item in _listed(page, 'invoices')]
             continuation = page.get('continuationToken')
             if not continuation:
                 return result
@@ -415,7 +467,8 @@ class KsefClient:
         import tempfile
         from . import archive
         with tempfile.TemporaryFile(dir=workdir) as archive_file:
-            archive.write_archive(files, compression, target=archive_file)
+            with _callers_own():
+                archive.write_archive(files, compression, target=archive_file)
             key, iv = crypto.new_session_key()
 
             def parts():
@@ -443,7 +496,8 @@ class KsefClient:
                                                    'compressionType': compression, 'fileParts': declared}}).json()
             opened = self._with_fresh_keys(open_)
             if on_open is not None:
-                on_open(opened['referenceNumber'])
+                with _callers_own():
+                    on_open(opened['referenceNumber'])
             requests_by_number = {r['ordinalNumber']: r for r in opened['partUploadRequests']}
             for number, chunk in enumerate(parts(), 1):
                 upload = requests_by_number[number]
@@ -464,7 +518,7 @@ class KsefClient:
             page = self.call('POST', '/invoices/query/metadata', json_body=filters, token=self.fresh_access(tokens),
                              params={'pageSize': page_size, 'pageOffset': offset, 'sortOrder': 'Asc'},
                              context=_ctx(tokens)).json()
-            result += page['invoices']
+            result += _listed(page, 'invoices')
             if not page['hasMore']:
                 return result
             if page['isTruncated'] and page['invoices']:
@@ -512,7 +566,7 @@ class KsefClient:
             headers = {'x-continuation-token': continuation} if continuation else None
             page = self.call(method, template, params=params, headers=headers, token=self.fresh_access(tokens),
                              context=_ctx(tokens)).json()
-            items += page[key]
+            items += _listed(page, key)
             continuation = page.get('continuationToken')
             if not continuation:
                 return items
@@ -629,7 +683,7 @@ class KsefClient:
             page = self.call(method, template, token=self.fresh_access(tokens), context=_ctx(tokens),
                              json_body=body if method == 'POST' else None,
                              params={'pageSize': page_size, 'pageOffset': offset}).json()
-            items += page[key]
+            items += _listed(page, key)
             if not page.get('hasMore'):
                 return items
             offset += 1
@@ -646,7 +700,7 @@ class KsefClient:
         while True:
             page = self.call('POST', '/certificates/query', json_body=filters, params={'pageSize': 50, 'pageOffset': offset},
                              token=self.fresh_access(tokens), context=_ctx(tokens)).json()
-            items += page['certificates']
+            items += _listed(page, 'certificates')
             if not page['hasMore']:
                 return items
             offset += 1
@@ -666,7 +720,9 @@ class KsefClient:
     def rate_limits(self, tokens):
         """The limits in force (``GET /rate-limits``), also loaded into the local budget."""
         data = self.call('GET', '/rate-limits', token=self.fresh_access(tokens), context=_ctx(tokens)).json()
-        self.live_limits = {name: limits.Limit(v['perSecond'], v['perMinute'], v['perHour']) for name, v in data.items()}
+        # read whole before any is kept: a malformed answer must not leave the budget half-updated
+        self.live_limits = {name: limits.Limit(*(_count(v[key]) for key in ('perSecond', 'perMinute', 'perHour')))
+                            for name, v in data.items()}
         return data
 
     def availability(self):
@@ -862,6 +918,36 @@ def load_signing_credentials(data, password=None):
     if key is None or certificate is None:
         raise ValueError('the PKCS#12 file holds no key or no certificate')
     return key, certificate
+
+
+def _status_code(answer):
+    """The status code of an answer: a number (the caller decides an invoice's fate by it)."""
+    code = answer['status']['code']
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise TypeError(f'the status code {code!r} is no number')
+    return code
+
+
+def _invoice_status(status):
+    """An invoice's status, read before anyone relies on it: an accepted invoice has its KSeF number."""
+    if _status_code(status) == 200 and not isinstance(status.get('ksefNumber'), str):
+        raise TypeError('an accepted invoice without its KSeF number')
+    return status
+
+
+def _count(value):
+    """A limit KSeF gave: a whole number of requests (bool is no number here)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f'{value!r} is not a number of requests')
+    return value
+
+
+def _listed(page, key):
+    """The list ``key`` of an answer's page, which must be a list of objects (else the answer is malformed)."""
+    items = page[key]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise TypeError(f"'{key}' is not a list of objects")
+    return items
 
 
 def _ctx(tokens):

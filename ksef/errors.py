@@ -58,3 +58,8 @@ class UnknownOutcomeError(KsefError):
     def __init__(self, message, invoice_hash=None):
         super().__init__(message)
         self.invoice_hash = invoice_hash
+
+
+class MalformedAnswerError(UnknownOutcomeError):
+    """KSeF answered (2xx) but the answer cannot be read: not JSON, a field missing or of the wrong type. A call
+    that changes something may have taken effect: callers treat it as an unknown outcome and reconcile."""
