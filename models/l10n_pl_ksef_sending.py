@@ -67,7 +67,7 @@ class L10nPlKsefDocument(models.Model):
             else:
                 # the login was fine but KSeF ended its session early (a cached access token refused): the
                 # next attempt logs in again; nothing for the administrator to fix
-                company.sudo()._l10n_pl_ksef_forget_tokens()
+                company._l10n_pl_ksef_forget_access()
                 documents._l10n_pl_ksef_not_sent(UNAVAILABLE_RETRY, _(
                     "KSeF ended the login session (%s); sent again with a new login.", _error_text(error)))
         except UserError as error:
@@ -303,7 +303,7 @@ class L10nPlKsefDocument(models.Model):
                 waiting.filtered(lambda d: d.company_id == company).with_company(company)._l10n_pl_ksef_update_status()
             except (UserError, KsefError) as error:
                 if isinstance(error, AuthenticationError):   # KSeF ended the cached login: the next run logs in
-                    company.sudo()._l10n_pl_ksef_forget_tokens()
+                    company._l10n_pl_ksef_forget_access()
                 _logger.warning("KSeF status of company %s not updated: %s", company.name, _error_text(error))
             self._l10n_pl_ksef_commit()
         self._l10n_pl_ksef_plan_next_runs()

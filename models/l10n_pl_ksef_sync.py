@@ -16,7 +16,8 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..ksef.errors import KsefError, RateLimitError
+from ..ksef.errors import AuthenticationError, KsefError, RateLimitError
+from .res_company_ksef import L10nPlKsefAccessEnded
 
 _logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ SUBJECT_TYPES = [('Subject2', 'Buyer'), ('Subject3', 'Third party'), ('SubjectAu
 WINDOW = datetime.timedelta(days=90)           # KSeF: one filter spans at most 3 months
 CADENCE = datetime.timedelta(minutes=15)       # per subject type once caught up, as KSeF advises
 ERROR_RETRY = datetime.timedelta(minutes=15)
+ACCESS_RETRY = datetime.timedelta(minutes=1)   # KSeF ended the cached login: the next run logs in again
 # KSeF allows 20 exports an hour, 16 a minute and 8 a second per context; the sync stays below in each window,
 # counted from the exports logged in the database (whichever worker or user made them)
 EXPORT_BUDGET = ((datetime.timedelta(hours=1), 18), (datetime.timedelta(minutes=1), 14),
@@ -96,10 +98,14 @@ class L10nPlKsefSync(models.Model):
                 return client.sync_step(tokens, subject_type, start, end=end)
             except RateLimitError as error:   # KSeF said when to come back: a plan, not a failure
                 return error
+            except AuthenticationError as error:   # forgotten outside this step's savepoint
+                return error
 
         now = fields.Datetime.now()
         self._l10n_pl_ksef_log_export()
         step = self.company_id._l10n_pl_ksef_run(export)
+        if isinstance(step, AuthenticationError):
+            raise self.company_id._l10n_pl_ksef_access_ended(step)
         if isinstance(step, RateLimitError):
             self.write({'last_run': now, 'next_run': now + datetime.timedelta(seconds=step.retry_after),
                         'last_error': _("KSeF asked to wait %s seconds (rate limit); the sync resumes then.",
@@ -150,6 +156,12 @@ class L10nPlKsefSync(models.Model):
             self.company_id._l10n_pl_ksef_run(lambda client, tokens: tokens)
             with self.env.cr.savepoint():
                 return self._l10n_pl_ksef_receive_step()
+        except L10nPlKsefAccessEnded as error:
+            # KSeF ended the cached login early (not the login failing): a new login in a minute
+            self.company_id._l10n_pl_ksef_forget_access()
+            self._l10n_pl_ksef_log_export()
+            self.write({'last_run': started, 'last_error': error.args[0], 'next_run': started + ACCESS_RETRY})
+            return self.env['l10n_pl_ksef.document'], False
         except (UserError, KsefError) as error:
             message = error.args[0] if isinstance(error, UserError) else str(error)
         except Exception as error:  # noqa: BLE001 - a broken package must not stop the other companies

@@ -15,6 +15,11 @@ from .ksef_time import odoo_datetime
 
 _lt = LazyTranslate(__name__)
 
+
+class L10nPlKsefAccessEnded(UserError):
+    """KSeF refused the company's cached access during a call: forgotten, the next attempt logs in again (a
+    matter of minutes, nothing for an administrator to fix)."""
+
 ENVIRONMENT_SELECTION = [('test', 'TEST'), ('demo', 'DEMO'), ('prod', 'Production'), ('custom', 'Other server')]
 CONTEXT_TYPES = [('Nip', 'NIP'), ('InternalId', 'Internal ID (NIP-NNNNN)'), ('NipVatUe', 'NIP-VAT UE'),
                  ('PeppolId', 'Peppol ID')]
@@ -191,11 +196,17 @@ class ResCompany(models.Model):
         })
         self._l10n_pl_ksef_commit()
 
-    def _l10n_pl_ksef_forget_tokens(self):
-        """KSeF refused the cached access: the next call logs in again (committed where allowed, so that a
-        failing job does not keep using them)."""
-        self.sudo().write(FORGOTTEN_TOKENS)
+    def _l10n_pl_ksef_forget_access(self):
+        """KSeF refused the cached access token (it ended the session early): it is not used again. The next call
+        refreshes it with the refresh token, or logs in again when KSeF ended that too; a login signed outside
+        Odoo (7 days) is thus kept while KSeF still honours it. Committed where allowed, so that a failing job does
+        not keep using it."""
+        self.sudo().write({'l10n_pl_ksef_access_token': False, 'l10n_pl_ksef_access_valid_until': False})
         self._l10n_pl_ksef_commit()
+
+    def _l10n_pl_ksef_access_ended(self, error):
+        return L10nPlKsefAccessEnded(_("KSeF ended the login session (%s); the next attempt logs in again.",
+                                       error.description or error.code or error.status))
 
     def _l10n_pl_ksef_run(self, operation):
         """``operation(client, tokens)`` with the company's KSeF access; whatever KSeF answers that is not a
@@ -205,7 +216,10 @@ class ResCompany(models.Model):
         try:
             return operation(client, self._l10n_pl_ksef_tokens(client))
         except AuthenticationError as error:
-            raise UserError(self._l10n_pl_ksef_auth_message(error)) from None
+            # the login itself fails as a UserError (_l10n_pl_ksef_login): this is KSeF refusing the cached access
+            # (never inside a savepoint: the forgetting is committed)
+            self._l10n_pl_ksef_forget_access()
+            raise self._l10n_pl_ksef_access_ended(error) from None
         except PermissionDeniedError as error:
             raise UserError(_("KSeF refused: the login lacks the permission for this (%s). Log in with a method "
                               "that holds it, e.g. the company's qualified seal.", error.description or error.code)) from None

@@ -76,7 +76,7 @@ class TestKsefFaultRun(L10nPlKsefEmulatorCommon):
         elif kind == 'key-rotation':
             self.emulator_post('keys/rotate', {'keepOld': rng.random() < 0.5})
         elif kind == 'token-ended':   # KSeF ends the access tokens early (e.g. a security event): log in again
-            self.app.service.state.access_tokens.clear()
+            self.app.service.end_access_tokens()
         elif kind == 'announcement':
             now = self.app.service.clock.now()
             self.emulator_post('availability', {

@@ -8,6 +8,7 @@ import json
 import time
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
@@ -124,6 +125,29 @@ class TestKsefReceiving(ReceivingCommon):
         self.assertEqual(self.exports()[-1]['filters']['dateRange']['from'],
                          self.exports()[-2]['package']['permanentStorageHwmDate'], "resumed from the stored mark")
         self.assertEqual(len(self.received()), 3)
+
+    def test_a_login_ksef_ended_is_forgotten_and_the_sync_comes_back_in_a_minute(self):
+        """KSeF ends the cached access early (e.g. a security event): no 15-minute error pause, no administrator
+        to-do; the refresh token (a login signed outside Odoo lasts 7 days on it) is kept while KSeF honours it."""
+        numbers = self.supply(2)
+        self.sync._l10n_pl_ksef_receive_safely()
+        company = self.company.sudo()
+        refresh = company.l10n_pl_ksef_refresh_token
+        self.assertTrue(company.l10n_pl_ksef_access_token and refresh)
+        self.app.service.end_access_tokens()
+        numbers += self.supply(2, first=3)
+        started = fields.Datetime.now()
+        documents, _more = self.sync._l10n_pl_ksef_receive_safely()
+        self.assertFalse(documents)
+        self.assertIn('ended the login session', self.sync.last_error)
+        self.assertLessEqual(self.sync.next_run, started + datetime.timedelta(minutes=1, seconds=5))
+        self.assertFalse(company.l10n_pl_ksef_access_token, "the refused access is not used again")
+        self.assertEqual(company.l10n_pl_ksef_refresh_token, refresh, "the login itself is kept")
+        self.assertFalse(company.activity_ids, "nothing for an administrator to do")
+        documents, _more = self.sync._l10n_pl_ksef_receive_safely()
+        self.assertEqual(len(documents), 2, "the next run refreshed the access and received the rest")
+        self.assertEqual(sorted(self.received().mapped('ksef_number')), sorted(numbers))
+        self.assertFalse(self.sync.last_error)
 
     def test_resume_after_interruption_mid_package(self):
         self.cap(3)

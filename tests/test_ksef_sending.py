@@ -205,6 +205,30 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.assertEqual(document.state, 'to_send', "not before its time")
 
+    def test_a_login_ksef_ended_is_forgotten_and_the_invoice_goes_with_the_next_attempt(self):
+        """KSeF refuses the cached access mid-way (it ended the session early): the invoice waits a few minutes,
+        only the access token is forgotten (the refresh token is what a login signed outside Odoo lives on), no
+        administrator to-do; the next attempt refreshes the access and sends."""
+        self.invoice().action_l10n_pl_ksef_send()   # a login, cached
+        company = self.company.sudo()
+        refresh = company.l10n_pl_ksef_refresh_token
+        self.app.service.end_access_tokens()
+        move = self.invoice()
+        move.action_l10n_pl_ksef_send()
+        document = move.l10n_pl_ksef_document_ids
+        self.assertEqual(document.state, 'to_send')
+        self.assertIn('ended the login session', document.message)
+        self.assertLessEqual(document.retry_at, fields.Datetime.now() + datetime.timedelta(minutes=5, seconds=5))
+        self.assertFalse(company.l10n_pl_ksef_access_token)
+        self.assertEqual(company.l10n_pl_ksef_refresh_token, refresh)
+        self.assertFalse(company.activity_ids)
+        document.retry_at = False
+        Document = self.env['l10n_pl_ksef.document']
+        Document._cron_l10n_pl_ksef_send()
+        Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+        self.assertEqual(company.l10n_pl_ksef_refresh_token, refresh, "refreshed, not logged in again")
+
     def test_a_login_without_the_right_to_issue_invoices_asks_the_administrator(self):
         self.company.write({'l10n_pl_ksef_token': self.issue_token(SELLER_NIP, permissions=['InvoiceRead']),
                             **FORGOTTEN_TOKENS})

@@ -115,8 +115,9 @@ class L10nPlKsefCertificateWizardLine(models.TransientModel):
         message = wizard.company_id._l10n_pl_ksef_revoke_certificate(self.serial)
         self.write({'status': 'Revoked', 'key_in_odoo': False})
         try:
-            with self.env.cr.savepoint():
-                wizard._load_lines()
+            # no savepoint: KSeF's refusal comes before anything is written, and a refused login is forgotten
+            # (committed) on the way
+            wizard._load_lines()
         except UserError:
             pass   # the revoked certificate was the company's login: the message says to choose another one
         wizard.message = message

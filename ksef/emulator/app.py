@@ -178,6 +178,7 @@ class EmulatorApp:
             ('POST', '/_emulator/tokens', s.admin_create_token),
             ('POST', '/_emulator/clock', s.admin_clock),
             ('POST', '/_emulator/keys/rotate', s.admin_rotate_keys),
+            ('POST', '/_emulator/access/end', s.admin_end_access),
             ('POST', '/_emulator/faults', self.admin_faults),
             ('POST', '/_emulator/grants', s.admin_grant),
             ('POST', '/_emulator/availability', self.admin_availability),

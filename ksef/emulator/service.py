@@ -135,6 +135,8 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
             raise ApiError(401, description='Nieprawidłowy token.')
         if claims['exp'] < now:
             raise ApiError(401, description='Token wygasł.')
+        if token_type == 'ContextToken' and claims.get('serial', 0) <= self.state.access_ended_upto:
+            raise ApiError(401, description='Token został unieważniony.')
         auth = self.state.authentications.get(claims['ref'])
         if auth is None:
             raise ApiError(401, description='Nieprawidłowy token.')
@@ -149,7 +151,8 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
 
     def _access_token(self, auth):
         valid_until = self.clock.now() + ACCESS_TOKEN_LIFE
-        token = self._jwt({'token-type': 'ContextToken', 'ref': auth.reference_number,
+        self.state.access_issued += 1
+        token = self._jwt({'token-type': 'ContextToken', 'ref': auth.reference_number, 'serial': self.state.access_issued,
                            'context-identifier-type': auth.context_type, 'context-identifier-value': auth.context_value,
                            'jti': secrets.token_hex(8), 'exp': int(valid_until.timestamp())})
         return {'token': token, 'validUntil': iso(valid_until)}
@@ -1235,6 +1238,15 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
         if 'speed' in data:
             self.clock.speed = float(data['speed'])
         return 200, {'now': iso(self.clock.now()), 'speed': self.clock.speed}
+
+    def end_access_tokens(self):
+        """Every access token issued so far stops working before its time, as KSeF does when permissions change
+        (a security event); refresh tokens stay valid: clients refresh, or log in again."""
+        self.state.access_ended_upto = self.state.access_issued
+
+    def admin_end_access(self, request):
+        self.end_access_tokens()
+        return 200, {'endedUpTo': self.state.access_ended_upto}
 
     def admin_rotate_keys(self, request):
         data = read_json(request)

@@ -173,7 +173,8 @@ class State:
     tokens: Dict[str, KsefToken] = dataclasses.field(default_factory=dict)          # by secret
     challenges: Dict[str, Challenge] = dataclasses.field(default_factory=dict)
     authentications: Dict[str, Authentication] = dataclasses.field(default_factory=dict)
-    access_tokens: Dict[str, tuple] = dataclasses.field(default_factory=dict)       # token -> (auth ref, valid until)
+    access_issued: int = 0            # access tokens issued so far (each carries its serial number)
+    access_ended_upto: int = 0        # access tokens up to this serial were ended early (refresh tokens stay valid)
     sessions: Dict[str, Session] = dataclasses.field(default_factory=dict)
     invoices_by_ksef_number: Dict[str, Invoice] = dataclasses.field(default_factory=dict)
     duplicates: Dict[tuple, Invoice] = dataclasses.field(default_factory=dict)       # (NIP, type, P_2) -> invoice

@@ -447,3 +447,18 @@ def test_timeouts_read_retried_then_unavailable_send_unknown(emulator):
         assert caught.value.invoice_hash
     finally:
         admin(base, 'faults', {'latency': 0})
+
+
+def test_ended_access_tokens_are_refused_and_a_refresh_gives_a_working_one(emulator):
+    """KSeF ends access tokens early when permissions change: 401 until the client refreshes (the refresh token
+    stays valid), the new access token works."""
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    assert client.auth_sessions(tokens)
+    response = requests.post(f'{base}/_emulator/access/end', json={}, timeout=5)
+    assert response.status_code == 200
+    with pytest.raises(AuthenticationError):
+        client.auth_sessions(tokens)
+    client.refresh(tokens)
+    assert client.auth_sessions(tokens), "the refreshed access works"
