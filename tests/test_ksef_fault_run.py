@@ -1,5 +1,6 @@
 """A randomized run of invoices sent to KSeF under injected faults (issue 12, item 2): whatever fails — 5xx, 550,
-answers lost before or after the call took effect, timeouts, 429 storms, key rotation, announced unavailability —
+answers lost before or after the call took effect, timeouts, 429 storms, key rotation, access tokens KSeF ends early,
+batch uploads after their window, announced unavailability —
 every invoice ends accepted exactly once, with the KSeF number KSeF holds for its file, and KSeF holds nothing else.
 
 The size is KSEF_FAULT_RUN_INVOICES (default 150, what the README's test command runs; the issue's full run:
@@ -7,6 +8,7 @@ KSEF_FAULT_RUN_INVOICES=2000), the seed KSEF_FAULT_RUN_SEED (default fixed; prin
 the run — faults injected by kind, documents that needed a second attempt or a reconciliation, rounds — are logged
 at its end ("KSeF fault run: ...")."""
 import collections
+import dataclasses
 import datetime
 import logging
 import os
@@ -18,20 +20,22 @@ from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
-from .common import L10nPlKsefEmulatorCommon
+from odoo.addons.l10n_pl_ksef.ksef import fa3
+from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, Secret
+from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
 
 _logger = logging.getLogger(__name__)
 
 INVOICES = int(os.environ.get('KSEF_FAULT_RUN_INVOICES') or 150)
 SEED = int(os.environ.get('KSEF_FAULT_RUN_SEED') or 20261122)
 FAULTS = ('none', '5xx', '550', 'drop', 'answer-lost', 'timeout', '429-storm', 'key-rotation', 'announcement',
-          'token-ended')
+          'token-ended', 'upload-expired')
 GROUP_SIZES = (1, 1, 2, 3, 5, 8, 13, 25, 40)   # online sessions below the batch threshold (20), batches above
 
 
-@tagged('post_install', '-at_install', 'post_install_l10n')
-class TestKsefFaultRun(L10nPlKsefEmulatorCommon):
+class FaultRunCommon(L10nPlKsefEmulatorCommon):
+    """KSeF's waits on the emulator's clock, the faults injected and cleared."""
     emulator_options = {'auth_delay': 0, 'invoice_delay': 0}
 
     @classmethod
@@ -75,6 +79,8 @@ class TestKsefFaultRun(L10nPlKsefEmulatorCommon):
                                      for group in ('onlineSession', 'invoiceSend', 'batchSession', 'sessionMisc')})
         elif kind == 'key-rotation':
             self.emulator_post('keys/rotate', {'keepOld': rng.random() < 0.5})
+        elif kind == 'upload-expired':   # the next batch sessions' uploads come too late
+            self.emulator_post('faults', {'expiredUploads': rng.randint(1, 2)})
         elif kind == 'token-ended':   # KSeF ends the access tokens early (e.g. a security event): log in again
             self.app.service.end_access_tokens()
         elif kind == 'announcement':
@@ -84,11 +90,13 @@ class TestKsefFaultRun(L10nPlKsefEmulatorCommon):
                 'start': now.isoformat(), 'end': (now + datetime.timedelta(minutes=5)).isoformat()})
 
     def clear(self):
-        self.emulator_post('faults', {'status': None, 'count': 0, 'latency': 0, 'drop': 0})
+        self.emulator_post('faults', {'status': None, 'count': 0, 'latency': 0, 'drop': 0, 'expiredUploads': 0})
         self.emulator_post('availability', {'endAll': True})
         self.lift_rate_limits()
 
-    # --- the run ------------------------------------------------------------------------------------------
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefFaultRun(FaultRunCommon):
 
     def post_group(self, size, first):
         moves = self.env['account.move'].create([{
@@ -159,3 +167,103 @@ class TestKsefFaultRun(L10nPlKsefEmulatorCommon):
         _logger.info("KSeF fault run: seed %s, %s invoices all accepted once; faults injected %s; attempts per "
                      "accepted invoice %s (3 = three or more); %s recovery round(s)", SEED, INVOICES,
                      dict(sorted(injected.items())), dict(sorted(attempts.items())), rounds)
+
+
+RECEIVING_FAULTS = ('none', '5xx', '550', 'drop', 'answer-lost', 'timeout', '429-storm', 'key-rotation',
+                    'announcement', 'token-ended')
+
+
+@tagged('post_install', '-at_install', 'post_install_l10n')
+class TestKsefReceivingFaultRun(FaultRunCommon):
+    """The receiving side under the same random faults: suppliers keep sending invoices to the company while
+    exports, downloads and bill making fail in every way; in the end every invoice KSeF holds for the company
+    arrived exactly once and became exactly one bill, and the high-water mark skipped none."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.supplier_token = cls.issue_token(BUYER_NIP, permissions=('InvoiceWrite', 'InvoiceRead'))
+        cls.lift_rate_limits(nip=BUYER_NIP, token=cls.supplier_token)
+
+    def inject(self, kind, rng):
+        if kind == '429-storm':   # the receiving groups this time
+            self.lift_rate_limits(**{group: {'perSecond': 1, 'perMinute': 2, 'perHour': 40}
+                                     for group in ('invoiceExport', 'invoiceExportStatus', 'invoiceDownload')})
+        else:
+            super().inject(kind, rng)
+
+    def supply(self, client, tokens, first, size):
+        """``size`` invoices of the supplier to the company in one batch session (no fault meanwhile)."""
+        files = []
+        for index in range(first, first + size):
+            invoice = samples.ten_line_invoice(index)
+            files.append((f'{index}.xml', fa3.build(dataclasses.replace(
+                invoice, seller=samples.seller(nip=BUYER_NIP, name='Dostawca S.A.'),
+                buyer=samples.polish_buyer(nip=SELLER_NIP, name='Odbiorca sp. z o.o.'),
+                body=dataclasses.replace(invoice.body, number=f'FR/{SEED}/{index}')))))
+        client.refresh(tokens)   # the supplier's own access may have been ended by a fault of the last round
+        reference = client.send_batch(tokens, iter(files))
+        statuses = client.session_invoices(tokens, reference)
+        self.assertEqual({status['status']['code'] for status in statuses}, {200}, "KSeF took the supplier's batch")
+        self.app.service.clock.advance(1)   # the next group is stored a second later
+
+    def held_for_company(self):
+        return {invoice.ksef_number for invoice in self.app.service.state.invoices_by_ksef_number.values()
+                if SELLER_NIP in invoice.parties.get('Subject2', ())}
+
+    def run_receiving_jobs(self):
+        self.env['l10n_pl_ksef.sync']._cron_l10n_pl_ksef_receive()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_create_bills()
+
+    def make_syncs_due(self):
+        """The next round as if the sync's retry time had come and the hour's export budget were fresh."""
+        self.env['l10n_pl_ksef.sync'].search([('company_id', '=', self.company.id)]).write(
+            {'next_run': False, 'export_log': False})
+
+    def test_randomized_faults_receive_everything_once(self):
+        rng = random.Random(SEED)
+        _logger.info("KSeF fault run (receiving): seed %s, %s invoices (replay: KSEF_FAULT_RUN_SEED=%s "
+                     "KSEF_FAULT_RUN_INVOICES=%s)", SEED, INVOICES, SEED, INVOICES)
+        Document, injected = self.env['l10n_pl_ksef.document'], collections.Counter()
+        self.app.service.state.invoices_by_ksef_number.clear()
+        self.app.service.state.duplicates.clear()
+        supplier = self.emulator_client()
+        supplier_tokens = supplier.login_with_token('Nip', BUYER_NIP, Secret(self.supplier_token))
+        supplied, errors_seen = 0, 0
+        with mute_logger('werkzeug'):
+            while supplied < INVOICES:
+                size = min(rng.choice(GROUP_SIZES), INVOICES - supplied)
+                self.supply(supplier, supplier_tokens, supplied, size)
+                supplied += size
+                kind = rng.choice(RECEIVING_FAULTS)
+                injected[kind] += 1
+                self.make_syncs_due()   # each round is a run of the scheduled actions: the fault meets an export
+                self.inject(kind, rng)
+                try:
+                    self.run_receiving_jobs()
+                finally:
+                    self.clear()
+                errors_seen += bool(self.env['l10n_pl_ksef.sync'].search_count(
+                    [('company_id', '=', self.company.id), ('last_error', '!=', False)]))
+        held = self.held_for_company()
+        self.assertEqual(len(held), INVOICES, "KSeF holds every invoice the supplier sent")
+        domain = [('company_id', '=', self.company.id), ('direction', '=', 'in')]
+        rounds = 0
+        while rounds < 20 and (Document.search_count(domain) < INVOICES or
+                               Document.search_count(domain + [('state', '!=', 'bill_created')])):
+            rounds += 1
+            self.make_syncs_due()
+            self.run_receiving_jobs()
+        documents = Document.search(domain)
+        numbers = collections.Counter(documents.mapped('ksef_number'))
+        self.assertEqual(set(numbers), held, f"every invoice KSeF holds arrived (seed {SEED}, {rounds} rounds)")
+        self.assertEqual(set(numbers.values()), {1}, "none arrived twice")
+        self.assertEqual(collections.Counter(documents.mapped('state')), {'bill_created': INVOICES})
+        bills = self.env['account.move'].search([('company_id', '=', self.company.id),
+                                                 ('l10n_pl_ksef_number', 'in', list(held))])
+        self.assertEqual(len(bills), INVOICES, "one bill per invoice, none twice")
+        self.assertEqual(set(bills.mapped('move_type')), {'in_invoice'})
+        exports = [e for e in self.app.service.state.exports.values() if e['context'] == SELLER_NIP]
+        _logger.info("KSeF fault run (receiving): seed %s, %s invoices all received once and booked once; faults "
+                     "injected %s; %s exports, %s rounds ended with a sync error; %s recovery round(s)", SEED,
+                     INVOICES, dict(sorted(injected.items())), len(exports), errors_seen, rounds)

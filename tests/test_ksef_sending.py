@@ -106,6 +106,27 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         held = self.emulator_invoices()
         self.assertEqual({held[number] for number in moves.mapped('l10n_pl_ksef_number')}, set(moves.mapped('name')))
 
+    def test_a_batch_whose_upload_window_is_over_goes_again_in_a_new_session(self):
+        """KSeF refuses an upload that comes after the session's window (a stalled connection): that session
+        processes nothing; the invoices wait a few minutes and go in a new session, each accepted once."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        self.fault(expiredUploads=1)
+        documents._l10n_pl_ksef_send()
+        self.assertEqual(set(documents.mapped('state')), {'to_send'})
+        self.assertFalse(any(documents.mapped('session_reference')), "the refused session is let go")
+        self.assertIn('upload window', documents[0].message)
+        self.assertFalse(self.emulator_invoices(), "KSeF processed nothing of it")
+        self.assertFalse(self.company.activity_ids, "no administrator to-do: it goes again by itself")
+        documents.retry_at = False
+        Document = self.env['l10n_pl_ksef.document']
+        Document._cron_l10n_pl_ksef_send()
+        Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        held = self.emulator_invoices()
+        self.assertEqual(sorted(held.values()), sorted(moves.mapped('name')), "each invoice held once")
+
     def test_mixed_valid_and_invalid_files_in_one_batch(self):
         self.company.l10n_pl_ksef_batch_threshold = 2
         moves = self.invoice() | self.invoice() | self.invoice()

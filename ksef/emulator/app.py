@@ -201,7 +201,10 @@ class EmulatorApp:
 
     def admin_faults(self, request):
         from .http import read_json
-        self.faults.configure(read_json(request))
+        data = read_json(request)
+        self.faults.configure(data)
+        with self.service.lock:
+            self.service.options.expired_uploads = int(data.get('expiredUploads', 0))
         return 200, {'status': self.faults.status, 'count': self.faults.count}
 
     def admin_availability(self, request):

@@ -462,3 +462,20 @@ def test_ended_access_tokens_are_refused_and_a_refresh_gives_a_working_one(emula
         client.auth_sessions(tokens)
     client.refresh(tokens)
     assert client.auth_sessions(tokens), "the refreshed access works"
+
+
+def test_a_batch_whose_upload_window_is_over_is_refused_and_processes_nothing(emulator):
+    """An upload that comes too late (a stalled connection): KSeF refuses the part, the session processes none of
+    the invoices, and the same files go through in a new session."""
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    admin(base, 'faults', {'expiredUploads': 1})
+    files = [(f'{i}.xml', fa3.build(samples.ten_line_invoice(i))) for i in range(3)]
+    opened = []
+    with pytest.raises(KsefApiError) as caught:
+        client.send_batch(tokens, files, on_open=opened.append)
+    assert caught.value.status == 403 and caught.value.reason_code == 'upload-expired'
+    assert client.session_invoices(tokens, opened[0]) == []
+    reference = client.send_batch(tokens, files)
+    assert {s['status']['code'] for s in client.session_invoices(tokens, reference)} == {200}
