@@ -849,6 +849,11 @@ MAX_UNPACKED_TOTAL = 2_000_000_000
 METADATA, METADATA_LIMIT = '_metadata.json', 200_000_000
 
 
+# what zipfile raises on a damaged or hostile archive (besides BadZipFile: a lying header, an unknown version or
+# method, a cut stream, a negative offset)
+_ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error)
+
+
 def _unpack(data):
     """The export ZIP: ({file name: bytes}, {refused file name: reason}). A file whose name is unsafe, that is
     larger than allowed, damaged, or that would take the package past the total limit is refused alone, so that one
@@ -857,7 +862,7 @@ def _unpack(data):
     files, refused, total = {}, {}, 0
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as error:
+    except _ZIP_ERRORS as error:
         raise KsefApiError(200, None, f'The export package is not a readable ZIP file: {error}') from None
     with archive:
         for info in archive.infolist():
@@ -868,7 +873,7 @@ def _unpack(data):
                 try:
                     with archive.open(info) as handle:
                         content = handle.read(limit + 1)   # declared sizes can lie: read at most one byte more
-                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error):
+                except _ZIP_ERRORS:
                     reason = 'damaged'
                 else:
                     reason = 'too-large' if len(content) > limit else None

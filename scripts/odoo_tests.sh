@@ -67,7 +67,7 @@ run_one() {
         echo "Odoo tests ($label): $((tests - skipped)) passed, 0 failed, $skipped skipped."
         grep -E ' odoo\.addons\.l10n_pl_ksef\.tests\.[a-z0-9_]+: skipped ' "$log" | sed -E 's/.*: skipped /  skipped: /'
         # the reliability suite's figures (issue 12): faults injected, invoices, recoveries
-        grep -E 'KSeF (fault run: seed [0-9]+, [0-9]+ invoices all|kill test:)' "$log" | sed -E 's/.*(KSeF (fault run|kill test))/  \1/'
+        grep -E 'KSeF (fault run( \(receiving\))?: seed [0-9]+, [0-9]+ invoices all|kill test:)' "$log" | sed -E 's/.*(KSeF (fault run|kill test))/  \1/'
     fi
 }
 

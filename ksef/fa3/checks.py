@@ -3,6 +3,7 @@
 ``check(invoice)`` returns a list of Problems (never raises for bad data). Codes are stable; the Odoo
 layer translates them and points the accountant at the field to fix.
 """
+import decimal
 from decimal import Decimal
 
 from .. import identifiers
@@ -55,6 +56,13 @@ class _Collector(list):
 
 
 def check(invoice):
+    with decimal.localcontext() as context:
+        # products and sums of numbers of up to 30 digits (the reader's limit), exact and never overflowing
+        context.prec = 100
+        return _check(invoice)
+
+
+def _check(invoice):
     problems = _Collector()
     _check_identifiers(invoice, problems)
     _check_invoice_type(invoice.body, problems)

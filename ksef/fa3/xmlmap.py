@@ -18,6 +18,7 @@ Spec kinds:
 """
 import dataclasses
 import datetime
+import re
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -50,6 +51,10 @@ class _Text(Conv):
         return value
 
 
+_XSD_DECIMAL = re.compile(r'[+-]?(\d+(\.\d*)?|\.\d+)\Z')
+MAX_DIGITS = 30   # FA(3): at most 22 (quantities), 18 (amounts)
+
+
 class _Dec(Conv):
     def to_text(self, value):
         if isinstance(value, (int, str)):
@@ -62,13 +67,17 @@ class _Dec(Conv):
         return format(value, 'f')
 
     def from_text(self, text):
+        text = text.strip()
+        # xsd:decimal's own form (no exponent, no NaN) and no more digits than any FA(3) number has: arithmetic
+        # on what a received file says then never overflows
+        if not _XSD_DECIMAL.match(text):
+            raise ValueError(f'not a decimal number: {text[:40]!r}')
+        if sum(character.isdigit() for character in text) > MAX_DIGITS:
+            raise ValueError(f'a number of more than {MAX_DIGITS} digits: {text[:40]!r}...')
         try:
-            value = Decimal(text.strip())
+            return Decimal(text)
         except InvalidOperation:
-            raise ValueError(f'not a decimal number: {text!r}') from None
-        if not value.is_finite():
-            raise ValueError(f'not a finite number: {text!r}')
-        return value
+            raise ValueError(f'not a decimal number: {text[:40]!r}') from None
 
 
 class _Int(Conv):

@@ -103,3 +103,38 @@ def test_sync_step_gives_the_refused_invoice_without_file_and_the_stray_entries(
     assert all(xml for number, (meta, xml) in step.found.items() if number not in refused)
     assert step.stray == {'../../../home/odoo/.bashrc.xml': 'unsafe-name', 'readme.txt': 'not-invoice'}
     assert step.complete and step.next_start == step.high_water_mark, "the sync goes on past the package"
+
+
+def test_randomly_damaged_packages_are_read_entry_by_entry_or_refused_whole():
+    """Bytes of a real package flipped, cut or repeated at random (fixed seed): the package is read with its bad
+    entries refused, or refused whole with a KsefApiError — never another exception."""
+    import os
+    import random
+    seed = int(os.environ.get('KSEF_FUZZ_SEED') or 20261122)
+    rng = random.Random(seed)
+    invoices = [fa3.build(samples.ten_line_invoice(index)) for index in range(3)]
+    metadata = json.dumps({'invoices': [{'ksefNumber': f'K{index}'} for index in range(3)]}).encode()
+    original = package([('_metadata.json', metadata)] + [(f'K{index}.xml', xml) for index, xml in enumerate(invoices)])
+    outcomes = {'read': 0, 'refused': 0}
+    for case in range(500):
+        data = bytearray(original)
+        for _step in range(rng.choice((1, 2, 4))):
+            position = rng.randrange(len(data))
+            kind = rng.choice(('flip', 'cut', 'repeat'))
+            if kind == 'flip':
+                data[position] = rng.randrange(256)
+            elif kind == 'cut':
+                del data[position:position + rng.randrange(1, 64)]
+            else:
+                data[position:position] = data[position:position + rng.randrange(1, 64)] * 2
+        try:
+            files, refused = _unpack(bytes(data))
+            _package_metadata(files, {'invoiceCount': 3})
+        except KsefApiError:
+            outcomes['refused'] += 1
+        except Exception as error:  # noqa: BLE001 - the failure this test exists to find
+            pytest.fail(f'case {case}: {type(error).__name__}: {error} (replay: KSEF_FUZZ_SEED={seed})')
+        else:
+            assert set(files) | set(refused) <= {'_metadata.json', 'K0.xml', 'K1.xml', 'K2.xml'} | set(refused)
+            outcomes['read'] += 1
+    assert outcomes['read'] and outcomes['refused'], outcomes
