@@ -504,9 +504,14 @@ class KsefClient:
                 # a part upload is safe to repeat: the same bytes to the same URL
                 self.call(upload['method'], upload['url'], url=upload['url'], headers=upload['headers'],
                           data=crypto.aes_encrypt(key, iv, chunk))
-        self.call('POST', '/sessions/batch/{referenceNumber}/close', path_params={'referenceNumber': opened['referenceNumber']},
-                  token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
+        self.close_batch_session(tokens, opened['referenceNumber'])
         return opened['referenceNumber']
+
+    def close_batch_session(self, tokens, session_reference):
+        """Close a batch session: KSeF processes the uploaded parts (21205 when a declared part is missing;
+        21208 when the upload window is over: KSeF cancels the session, status 440)."""
+        self.call('POST', '/sessions/batch/{referenceNumber}/close', path_params={'referenceNumber': session_reference},
+                  token=self.fresh_access(tokens), idempotent=False, context=_ctx(tokens))
 
     # --- reading -------------------------------------------------------------------------------------
 

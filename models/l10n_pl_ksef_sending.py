@@ -21,6 +21,8 @@ RESEND = (405, 500, 550)          # cancelled by KSeF (session error, unknown, s
 UNAVAILABLE_RETRY = datetime.timedelta(minutes=5)
 LOGIN_RETRY = datetime.timedelta(hours=1)
 RECONCILE_AFTER = datetime.timedelta(minutes=2)   # a 'sending' document older than this lost its worker
+BATCH_LEFT_AFTER = datetime.timedelta(minutes=30)  # a batch session still open this long after sending: closed
+SESSION_NOT_OPEN = '21180'                         # KSeF: the session's status does not allow this
 STATUS_POLL = datetime.timedelta(seconds=20)
 SESSION_MAX = 10_000                              # invoices KSeF takes in one session
 
@@ -149,6 +151,10 @@ class L10nPlKsefDocument(models.Model):
         except KsefApiError as error:
             if not self[:1].session_reference or isinstance(error, (RateLimitError, UnavailableError)):
                 raise
+            if str(error.code) == SESSION_NOT_OPEN:
+                # closed meanwhile by the status job (this worker took longer than BATCH_LEFT_AFTER): KSeF may
+                # have processed it; the status job reads its list before anything is sent again
+                return
             # the session was opened but KSeF refused the upload or the close: it processes none of them
             self.write({'state': 'to_send', 'retry_at': fields.Datetime.now() + UNAVAILABLE_RETRY,
                         'session_reference': False, 'session_type': False,
@@ -199,6 +205,10 @@ class L10nPlKsefDocument(models.Model):
             except KsefError:
                 return
             code = client.session_status(tokens, reference)['status']['code']
+        elif code == 100 and self._l10n_pl_ksef_batch_left_open():
+            if self._l10n_pl_ksef_close_left_batch(client, tokens, reference):
+                return   # KSeF processes what its worker uploaded: the next run reads the session's list
+            code = client.session_status(tokens, reference)['status']['code']
         if code in (100, 150, 170):
             return   # still open or processing: its list is not final yet
         if any(self.mapped('invoice_reference')) and code == 200:
@@ -206,6 +216,26 @@ class L10nPlKsefDocument(models.Model):
         self.write({'state': 'to_send', 'session_reference': False, 'session_type': False, 'invoice_reference': False,
                     'outcome_unknown': False, 'retry_at': False, 'message': _("KSeF did not receive this invoice (session %(session)s ended with "
                                                     "status %(code)s); it is sent again.", session=reference, code=code)})
+
+    def _l10n_pl_ksef_batch_left_open(self):
+        """A batch session whose worker died before closing it (no live upload takes this long)."""
+        stale = fields.Datetime.now() - BATCH_LEFT_AFTER
+        return self[:1].session_type == 'batch' and all(d.state == 'sending' and d.sent_at and d.sent_at < stale
+                                                          for d in self)
+
+    def _l10n_pl_ksef_close_left_batch(self, client, tokens, reference):
+        """Close a batch session left open, instead of waiting 12 hours for KSeF to cancel it: KSeF processes it
+        when every part was uploaded, or cancels it once its upload window is over (then its invoices go again).
+        True when it was closed."""
+        try:
+            client.close_batch_session(tokens, reference)
+        except KsefApiError as error:
+            # a part is missing while the upload window lasts (21205): it is closed, or cancelled, by a later run
+            _logger.info("KSeF batch session %s left open, not closed yet: %s", reference, _error_text(error))
+            return False
+        self.write({'message': _("The batch session %s was left open by an interrupted sending; Odoo closed it.",
+                                 reference)})
+        return True
 
     def _l10n_pl_ksef_apply_status(self, client, tokens, status):
         code = status['status']['code']

@@ -22,6 +22,7 @@ def install_crash(point, registry):
     calls = {   # point: (when, does this call match)
         'online-before-invoice': ('before', lambda method, template: template == '/sessions/online/{referenceNumber}/invoices'),
         'online-after-invoice': ('after', lambda method, template: template == '/sessions/online/{referenceNumber}/invoices'),
+        'batch-before-upload': ('before', lambda method, template: method == 'PUT'),
         'batch-during-upload': ('after', lambda method, template: method == 'PUT'),
         'batch-after-close': ('after', lambda method, template: template == '/sessions/batch/{referenceNumber}/close'),
         'status-after-answer': ('after', lambda method, template: template == '/sessions/{referenceNumber}/invoices'),

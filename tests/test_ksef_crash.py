@@ -98,9 +98,14 @@ class TestKsefCrashWhileSending(L10nPlKsefCommittingCase):
         self.crash_then_recover(3, 'online-after-invoice')
 
     def test_killed_during_a_batch_upload(self):
-        # the dead worker's batch session stays open until KSeF cancels it (after 12 hours, then 440: sent again);
-        # its access token has long expired by then (401): the restarted jobs log in again
-        self.crash_then_recover(8, 'batch-during-upload', later=13 * 3600)
+        # every part uploaded, the session never closed: the status job closes the session the dead worker left
+        # open (BATCH_LEFT_AFTER) and KSeF processes it — not 12 hours later when KSeF would cancel it
+        self.crash_then_recover(8, 'batch-during-upload')
+
+    def test_killed_before_the_batch_upload(self):
+        # nothing uploaded: closing is refused while the upload window lasts (a part is missing); once it is over
+        # KSeF cancels the session on the next close (440) and the invoices go again, with a new login
+        self.crash_then_recover(8, 'batch-before-upload', later=25 * 60)
 
     def test_killed_after_the_batch_was_closed_before_commit(self):
         self.crash_then_recover(8, 'batch-after-close')

@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.l10n_pl_ksef.ksef import crypto, identifiers
+from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient
 from odoo.addons.l10n_pl_ksef.models.res_company_ksef import FORGOTTEN_TOKENS
 
 from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
@@ -126,6 +127,26 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
         held = self.emulator_invoices()
         self.assertEqual(sorted(held.values()), sorted(moves.mapped('name')), "each invoice held once")
+
+    def test_a_batch_closed_meanwhile_by_the_status_job_is_read_not_sent_again(self):
+        """A worker slower than BATCH_LEFT_AFTER finds its session closed by the status job (KSeF: 21180): KSeF
+        may have processed it, so the documents wait for the status job, which finds them accepted."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        close = KsefClient.close_batch_session
+
+        def closed_by_the_status_job_first(client, tokens, reference):
+            close(client, tokens, reference)
+            close(client, tokens, reference)   # the worker's own close, refused
+        with patch.object(KsefClient, 'close_batch_session', closed_by_the_status_job_first):
+            documents._l10n_pl_ksef_send()
+        self.assertEqual(set(documents.mapped('state')), {'sending'}, "not sent again, not 'to_send'")
+        self.assertEqual(len(set(documents.mapped('session_reference'))), 1)
+        documents.sent_at = fields.Datetime.now() - datetime.timedelta(hours=1)
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
 
     def test_mixed_valid_and_invalid_files_in_one_batch(self):
         self.company.l10n_pl_ksef_batch_threshold = 2
