@@ -1,11 +1,13 @@
 """KSeF tokens and login sessions managed from Odoo against the emulator: generate (shown once), list, use as
 the company's login, revoke; list and end sessions; refusals in plain words; administrators only."""
+from unittest.mock import patch
+
 import requests
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.l10n_pl_ksef.ksef.client import Secret
+from odoo.addons.l10n_pl_ksef.ksef.client import KsefClient, Secret
 from odoo.addons.l10n_pl_ksef.ksef.errors import AuthenticationError
 
 from .common import SELLER_NIP, L10nPlKsefEmulatorCommon
@@ -158,6 +160,18 @@ class TestKsefSessions(KsefCredentialsCommon):
         with self.assertRaises(AuthenticationError):
             self.emulator_client().refresh(other)
         self.assertTrue(self.company.l10n_pl_ksef_refresh_token, "Odoo's own session is kept")
+
+    def test_an_answer_the_wizards_cannot_read_is_said_plainly(self):
+        """KSeF's list answered in a shape the wizard cannot read (a field missing, a value of another type): a
+        message to the user, not a server error."""
+        odd_sessions = [{'unexpected': True}]
+        with patch.object(KsefClient, 'auth_sessions', lambda client, tokens: odd_sessions):
+            with self.assertRaisesRegex(UserError, "KSeF's answer could not be read"):
+                self.open_wizard('l10n_pl_ksef.session.wizard')
+        odd_tokens = [{'referenceNumber': ['not', 'text'], 'status': {'x': 1}}]
+        with patch.object(KsefClient, 'ksef_tokens', lambda client, tokens, statuses=(): odd_tokens):
+            with self.assertRaisesRegex(UserError, "KSeF's answer could not be read"):
+                self.open_wizard('l10n_pl_ksef.token.wizard')
 
     def test_ending_odoos_own_session_forgets_the_cached_tokens(self):
         wizard = self.open_wizard('l10n_pl_ksef.session.wizard')

@@ -36,7 +36,7 @@ class L10nPlKsefCertificateWizard(models.TransientModel):
     key_type = fields.Selection([('ec', 'EC P-256 (recommended)'), ('rsa', 'RSA 2048')], string="Key type",
                                 default='ec', required=True)
 
-    def _load_lines(self):
+    def _l10n_pl_ksef_read_lines(self):
         self.ensure_one()
         limits, certificates = self.company_id._l10n_pl_ksef_run(
             lambda client, tokens: (client.certificate_limits(tokens), client.certificates(tokens)))

@@ -120,7 +120,7 @@ class L10nPlKsefPermissionWizard(models.TransientModel):
 
     # --- the lists ---
 
-    def _load_lines(self):
+    def _l10n_pl_ksef_read_lines(self):
         """Replace the lines by what KSeF holds now for the company's context."""
         self.ensure_one()
         found = self.company_id._l10n_pl_ksef_run(lambda client, tokens: (tokens.context, {

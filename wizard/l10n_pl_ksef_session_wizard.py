@@ -14,7 +14,7 @@ class L10nPlKsefSessionWizard(models.TransientModel):
     line_ids = fields.One2many('l10n_pl_ksef.session.wizard.line', 'wizard_id', string="Active KSeF login sessions")
     notice = fields.Char(string="Notice", readonly=True)
 
-    def _load_lines(self):
+    def _l10n_pl_ksef_read_lines(self):
         self.ensure_one()
         items = self.company_id._l10n_pl_ksef_run(lambda client, access: client.auth_sessions(access))
         self.line_ids = [Command.clear()] + [Command.create(self._line_values(item)) for item in items]

@@ -54,7 +54,7 @@ class L10nPlKsefTokenWizard(models.TransientModel):
         token = self.company_id.sudo().l10n_pl_ksef_token
         return token.split('|', 1)[0] if token and '|' in token else False
 
-    def _load_lines(self):
+    def _l10n_pl_ksef_read_lines(self):
         self.ensure_one()
         items = self.company_id._l10n_pl_ksef_run(lambda client, access: client.ksef_tokens(access))
         self.line_ids = [Command.clear()] + [Command.create(self._line_values(item)) for item in items]
