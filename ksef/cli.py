@@ -76,7 +76,7 @@ def cmd_check_number(args):
     value = args.number.strip()
     if len(value) >= 32 and value.count('-') >= 3:
         kind, reason = 'KSeF number', identifiers.check_ksef_number(value)
-    elif re.fullmatch(r'\d{10}-\d{5}', value):
+    elif re.fullmatch(r'[0-9]{10}-[0-9]{5}', value):
         kind, reason = 'internal ID', identifiers.check_internal_id(value)
     else:
         kind, value = 'NIP', identifiers.normalize_nip(value)

@@ -9,21 +9,21 @@ import datetime
 import re
 
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-_NIP = re.compile(r'^\d{10}$')
+_NIP = re.compile(r'^[0-9]{10}\Z')
 # FA(3) TNumerKSeF and the API KsefNumber: issuer (NIP, M + 9 digits or 3 letters + 7 digits), date, 12 hex
 # technical characters (KSeF 1.0 numbers: two groups of 6 with a hyphen), 2 hex CRC-8.
 _KSEF_NUMBER = re.compile(
-    r'^(?P<issuer>[1-9]((\d[1-9])|([1-9]\d))\d{7}|M\d{9}|[A-Z]{3}\d{7})'
-    r'-(?P<date>(20[2-9][0-9]|2[1-9]\d{2}|[3-9]\d{3})(0[1-9]|1[0-2])(0[1-9]|[1-2]\d|3[0-1]))'
-    r'-(?P<tech>[0-9A-F]{6}-?[0-9A-F]{6})-(?P<crc>[0-9A-F]{2})$'
+    r'^(?P<issuer>[1-9](([0-9][1-9])|([1-9][0-9]))[0-9]{7}|M[0-9]{9}|[A-Z]{3}[0-9]{7})'
+    r'-(?P<date>(20[2-9][0-9]|2[1-9][0-9]{2}|[3-9][0-9]{3})(0[1-9]|1[0-2])(0[1-9]|[1-2][0-9]|3[0-1]))'
+    r'-(?P<tech>[0-9A-F]{6}-?[0-9A-F]{6})-(?P<crc>[0-9A-F]{2})\Z'
 )
-_INTERNAL_ID = re.compile(r'^(?P<nip>\d{10})-(?P<suffix>\d{5})$')
-_PESEL = re.compile(r'^\d{11}$')
+_INTERNAL_ID = re.compile(r'^(?P<nip>[0-9]{10})-(?P<suffix>[0-9]{5})\Z')
+_PESEL = re.compile(r'^[0-9]{11}\Z')
 _PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
 # the month of a PESEL carries the century: +80 for the 1800s, +0 for the 1900s, +20 for the 2000s ...
 _PESEL_CENTURIES = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}
-_FINGERPRINT = re.compile(r'^[0-9A-F]{64}$')
-_PEPPOL_ID = re.compile(r'^P[A-Z]{2}\d{6}$')
+_FINGERPRINT = re.compile(r'^[0-9A-F]{64}\Z')
+_PEPPOL_ID = re.compile(r'^P[A-Z]{2}[0-9]{6}\Z')
 
 
 def normalize_nip(value):
@@ -124,7 +124,7 @@ def is_valid_ksef_number(number):
 
 def internal_id_check_digit(nip_and_four_digits: str) -> int:
     """Weights 1,3,1,3... over the 14 digits (NIP + first four of the suffix), modulo 10."""
-    digits = [int(c) for c in nip_and_four_digits if c.isdigit()]
+    digits = [int(c) for c in nip_and_four_digits if c in '0123456789']
     return sum(d * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits)) % 10
 
 
@@ -151,9 +151,9 @@ def is_valid_internal_id(value):
 def check_iban(number):
     """mod-97 check of an IBAN; a bare 26-digit Polish NRB is checked as PL + number."""
     compact = re.sub(r'\s', '', number or '').upper()
-    if re.fullmatch(r'\d{26}', compact):
+    if re.fullmatch(r'[0-9]{26}', compact):
         compact = 'PL' + compact
-    if not re.fullmatch(r'[A-Z]{2}\d{2}[A-Z0-9]{10,30}', compact):
+    if not re.fullmatch(r'[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}', compact):
         return None  # not an IBAN-shaped number (other account formats are allowed): nothing to check
     rearranged = compact[4:] + compact[:4]
     numeric = ''.join(str(int(c, 36)) for c in rearranged)
@@ -163,11 +163,12 @@ def check_iban(number):
 
 
 # API NipVatUe: a Polish NIP, a hyphen, an EU VAT number of another member state (the country prefix and its format)
-_EU_VAT = (r'ATU\d{8}|BE[01]\d{9}|BG\d{9,10}|CY\d{8}[A-Z]|CZ\d{8,10}|DE\d{9}|DK\d{8}|EE\d{9}|EL\d{9}'
-           r'|ES([A-Z]\d{8}|\d{8}[A-Z]|[A-Z]\d{7}[A-Z])|FI\d{8}|FR[A-Z0-9]{2}\d{9}|HR\d{11}|HU\d{8}'
-           r'|IE(\d{7}[A-Z]{2}|\d[A-Z0-9+*]\d{5}[A-Z])|IT\d{11}|LT(\d{9}|\d{12})|LU\d{8}|LV\d{11}|MT\d{8}'
-           r'|NL[A-Z0-9+*]{12}|PT\d{9}|RO\d{2,10}|SE\d{12}|SI\d{8}|SK\d{10}|XI((\d{9}|\d{12})|(GD|HA)\d{3})')
-_NIP_VAT_UE = re.compile(rf'^(?P<nip>\d{{10}})-(?P<vat>{_EU_VAT})$')
+_EU_VAT = (r'ATU[0-9]{8}|BE[01][0-9]{9}|BG[0-9]{9,10}|CY[0-9]{8}[A-Z]|CZ[0-9]{8,10}|DE[0-9]{9}|DK[0-9]{8}'
+           r'|EE[0-9]{9}|EL[0-9]{9}|ES([A-Z][0-9]{8}|[0-9]{8}[A-Z]|[A-Z][0-9]{7}[A-Z])|FI[0-9]{8}'
+           r'|FR[A-Z0-9]{2}[0-9]{9}|HR[0-9]{11}|HU[0-9]{8}|IE([0-9]{7}[A-Z]{2}|[0-9][A-Z0-9+*][0-9]{5}[A-Z])'
+           r'|IT[0-9]{11}|LT([0-9]{9}|[0-9]{12})|LU[0-9]{8}|LV[0-9]{11}|MT[0-9]{8}|NL[A-Z0-9+*]{12}|PT[0-9]{9}'
+           r'|RO[0-9]{2,10}|SE[0-9]{12}|SI[0-9]{8}|SK[0-9]{10}|XI(([0-9]{9}|[0-9]{12})|(GD|HA)[0-9]{3})')
+_NIP_VAT_UE = re.compile(rf'^(?P<nip>[0-9]{{10}})-(?P<vat>{_EU_VAT})\Z')
 
 
 def check_nip_vat_ue(value):

@@ -198,13 +198,13 @@ def certificate_identity(certificate):
     attributes = {attribute.oid.dotted_string: attribute.value for attribute in certificate.subject}
     serial = attributes.get('2.5.4.5', '')             # serialNumber: PNOPL-<PESEL> or TINPL-<NIP>
     organization = attributes.get('2.5.4.97', '')      # organizationIdentifier: VATPL-<NIP>
-    match = re.search(r'VATPL.*?(\d{10})', organization)
+    match = re.search(r'VATPL.*?([0-9]{10})', organization)
     if match:
         return {'type': 'Nip', 'value': match.group(1)}, 'QualifiedSeal'
-    match = re.search(r'(PNOPL|PESEL).*?(\d{11})', serial)
+    match = re.search(r'(PNOPL|PESEL).*?([0-9]{11})', serial)
     if match:
         return {'type': 'Pesel', 'value': match.group(2)}, 'QualifiedSignature'
-    match = re.search(r'(TINPL|NIP).*?(\d{10})', serial)
+    match = re.search(r'(TINPL|NIP).*?([0-9]{10})', serial)
     if match:
         return {'type': 'Nip', 'value': match.group(2)}, 'QualifiedSignature'
     return None, 'QualifiedSignature'

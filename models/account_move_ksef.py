@@ -86,7 +86,7 @@ class AccountMove(models.Model):
     def _l10n_pl_ksef_with_field_hints(self, message):
         """KSeF's rejection, followed by the invoice fields its FA(3) element names point to."""
         names = re.findall(r'(?:}|\b)(P_\w+|[A-Z][A-Za-z]+(?:UE|ID|RB)?)\b', message)
-        labels = [FA3_ELEMENT_FIELDS.get(name) or FA3_ELEMENT_FIELDS.get(re.sub(r'(x|_\d+)$', '', name))
+        labels = [FA3_ELEMENT_FIELDS.get(name) or FA3_ELEMENT_FIELDS.get(re.sub(r'(x|_[0-9]+)$', '', name))
                   for name in names]
         fields_named = list(dict.fromkeys(label._translate(self.env.lang) for label in labels if label))
         if not fields_named:

@@ -36,7 +36,7 @@ BUCKET_RATE_CODES = {
 # invoice types booked from their tax buckets rather than from their lines (see BUCKET_RATE_CODES)
 BUCKET_TYPES = ('ZAL', 'ROZ', 'KOR_ZAL', 'KOR_ROZ')
 PERCENT = {code: percent for code, (_n, _v, _p, percent) in BUCKETS.items()}
-PL_ZIP_CITY = re.compile(r'^\s*(\d{2}-\d{3})\s+(.+)$')
+PL_ZIP_CITY = re.compile(r'^\s*([0-9]{2}-[0-9]{3})\s+(.+)$')
 VENDOR_NIP_INDEX = 'res_partner_l10n_pl_ksef_vendor_nip_uniq'
 
 

@@ -51,7 +51,8 @@ class _Text(Conv):
         return value
 
 
-_XSD_DECIMAL = re.compile(r'[+-]?(\d+(\.\d*)?|\.\d+)\Z')
+_XSD_DECIMAL = re.compile(r'[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z')
+_DIGITS = frozenset("0123456789")
 MAX_DIGITS = 30   # FA(3): at most 22 (quantities), 18 (amounts)
 
 
@@ -72,7 +73,7 @@ class _Dec(Conv):
         # on what a received file says then never overflows
         if not _XSD_DECIMAL.match(text):
             raise ValueError(f'not a decimal number: {text[:40]!r}')
-        if sum(character.isdigit() for character in text) > MAX_DIGITS:
+        if sum(character in _DIGITS for character in text) > MAX_DIGITS:
             raise ValueError(f'a number of more than {MAX_DIGITS} digits: {text[:40]!r}...')
         try:
             return Decimal(text)

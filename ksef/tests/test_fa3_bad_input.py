@@ -153,3 +153,12 @@ def test_non_bytes_input():
     with pytest.raises(InvalidInvoiceError) as caught:
         fa3.parse('<Faktura/>')
     assert caught.value.problems[0].code == 'file.type'
+
+
+@pytest.mark.parametrize('text', ['١٢٣.٤٥', '１２３', '12３'])
+def test_a_number_in_other_scripts_digits_is_not_a_decimal(text):
+    """Python's Decimal reads Arabic-Indic or full-width digits; xsd:decimal is 0-9 only."""
+    from ksef.fa3.xmlmap import _Dec
+    assert _Dec().from_text('123.45') == __import__('decimal').Decimal('123.45')
+    with pytest.raises(ValueError, match='not a decimal number'):
+        _Dec().from_text(text)

@@ -114,3 +114,25 @@ def test_valid_authentication_contexts(context_type, value):
     ('PeppolId', 'ppl123456', 'capital letters'), ('Pesel', '44051401359', 'unknown context type')])
 def test_invalid_authentication_contexts_say_why(context_type, value, reason):
     assert reason in identifiers.check_context(context_type, value)
+
+
+# other scripts' digits (Arabic-Indic, full-width) are digits to Python's \d and int(), never to KSeF
+_ARABIC = str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩')
+_FULL_WIDTH = str.maketrans('0123456789', '０１２３４５６７８９')
+
+
+@pytest.mark.parametrize('digits', [_ARABIC, _FULL_WIDTH], ids=['arabic-indic', 'full-width'])
+def test_identifiers_are_ascii_digits_only(digits):
+    assert identifiers.is_valid_nip('5265877635')
+    assert not identifiers.is_valid_nip('5265877635'.translate(digits))
+    assert identifiers.is_valid_internal_id('5265877635-00004')
+    assert not identifiers.is_valid_internal_id('5265877635-00004'.translate(digits))
+    assert identifiers.check_pesel('80010112345'.translate(digits))
+
+
+@pytest.mark.parametrize('value', ['5265877635\n', '5265877635-00004\n', '80010112345\n'])
+def test_a_trailing_line_break_is_no_part_of_an_identifier(value):
+    """`$` would let a value end with a line break (an HTTP header, an XML element built from it)."""
+    assert not identifiers.is_valid_nip(value)
+    assert not identifiers.is_valid_internal_id(value)
+    assert identifiers.check_pesel(value)
