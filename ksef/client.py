@@ -13,7 +13,9 @@ import functools
 import io
 import json
 import logging
+import re
 import time
+import urllib.parse
 import zipfile
 import zlib
 
@@ -52,6 +54,9 @@ ENVIRONMENTS = {
 def custom_environment(api_url, qr_url='https://qr-test.ksef.mf.gov.pl'):
     """Another KSeF-compatible server, e.g. the local emulator at http://127.0.0.1:8765/v2."""
     api_url = api_url.rstrip('/')
+    parsed = urllib.parse.urlsplit(api_url)
+    if parsed.scheme not in ('http', 'https') or not parsed.hostname or not api_url.isprintable() or ' ' in api_url:
+        raise ValueError(f'not an http(s) address of a server: {api_url[:80]!r}')
     root = api_url[:-3] if api_url.endswith('/v2') else api_url
     return Environment('CUSTOM', api_url, qr_url, f'{root}/latarnia')
 
@@ -85,7 +90,7 @@ class Token:
 
     @classmethod
     def from_json(cls, data):
-        return cls(Secret(data['token']), _parse_time(data['validUntil']))
+        return cls(Secret(_token_text(data['token'])), _parse_time(data['validUntil']))
 
 
 @dataclasses.dataclass
@@ -129,6 +134,11 @@ def retry_after_seconds(value, now=None):
 
 # what reading an answer of an unexpected shape raises: a field missing, of the wrong type, no JSON at all
 _ANSWER_ERRORS = (KeyError, TypeError, IndexError, AttributeError, ValueError)
+_HEADER_VALUE = re.compile(r'(Bearer|Authorization|SessionToken)\b.*', re.IGNORECASE | re.DOTALL)
+# the connection failed or broke while the answer was read: KSeF may or may not have done the request.
+# (A malformed URL is the caller's configuration, not a transport failure: it passes through.)
+_TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                     requests.exceptions.ContentDecodingError)
 
 
 def _answer_checked(method):
@@ -144,9 +154,11 @@ def _answer_checked(method):
         except _ANSWER_ERRORS as error:
             if getattr(error, 'ksef_callers_own', False):
                 raise
-            # the error's text names a field or a value's shape, never the answer itself (it may hold tokens)
+            # the error's text names a field or a value's shape, never the answer itself (it may hold tokens);
+            # a header value a library refused is cut off at its name (it may be the access token)
+            reason = _HEADER_VALUE.sub(r'\1 …', str(error))[:120]
             raise MalformedAnswerError(f"KSeF's answer to {method.__name__} could not be read "
-                                       f"({type(error).__name__}: {str(error)[:120]})") from None
+                                       f"({type(error).__name__}: {reason})") from None
     return checked
 
 
@@ -212,7 +224,7 @@ class KsefClient:
             try:
                 response = self.http.request(method, target, params=params, data=data, headers=request_headers,
                                              timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 if idempotent and attempt <= self.retries:
                     self.sleep(min(2 ** attempt, self.max_wait))
                     continue
@@ -434,7 +446,7 @@ class KsefClient:
             headers = {'x-continuation-token': continuation} if continuation else None
             page = self.call('GET', template, path_params={'referenceNumber': session_reference}, params={'pageSize': page_size},
                              headers=headers, token=self.fresh_access(tokens), context=_ctx(tokens)).json()
-            result += [_invoice_status(item) for item in _listed(page, 'invoices')]
+            result += [_invoice_status(item, listed=True) for item in _listed(page, 'invoices')]
             continuation = page.get('continuationToken')
             if not continuation:
                 return result
@@ -517,7 +529,9 @@ class KsefClient:
 
     def query_metadata(self, tokens, filters, page_size=250):
         """All metadata of the filter set, following hasMore / isTruncated as the documentation says."""
-        filters = json.loads(json.dumps(filters))
+        with _callers_own():   # the caller's filters: a date range of a known date type
+            filters = json.loads(json.dumps(filters))
+            date_field = _date_field(filters)
         offset, result = 0, []
         while True:
             page = self.call('POST', '/invoices/query/metadata', json_body=filters, token=self.fresh_access(tokens),
@@ -527,7 +541,7 @@ class KsefClient:
             if not page['hasMore']:
                 return result
             if page['isTruncated'] and page['invoices']:
-                filters['dateRange']['from'] = page['invoices'][-1][_date_field(filters)]
+                filters['dateRange']['from'] = page['invoices'][-1][date_field]
                 offset = 0
             else:
                 offset += 1
@@ -665,7 +679,9 @@ class KsefClient:
     def grant_permissions(self, tokens, kind, body):
         """Any documented grant (kind: persons, entities, authorizations, indirect, subunits, eu-entities,
         eu-entities-administration) with its request body; waits for the operation and returns its status."""
-        operation = self.call('POST', self.PERMISSION_GRANTS[kind], token=self.fresh_access(tokens),
+        with _callers_own():
+            template = self.PERMISSION_GRANTS[kind]
+        operation = self.call('POST', template, token=self.fresh_access(tokens),
                               context=_ctx(tokens), idempotent=False, json_body=body).json()
         return self.permission_operation(tokens, operation['referenceNumber'])
 
@@ -682,7 +698,8 @@ class KsefClient:
         if kind == 'roles':
             template, key, method, body = '/permissions/query/entities/roles', 'roles', 'GET', None
         else:
-            (template, key), method = self.PERMISSION_QUERIES[kind], 'POST'
+            with _callers_own():
+                (template, key), method = self.PERMISSION_QUERIES[kind], 'POST'
         items, offset = [], 0
         while True:
             page = self.call(method, template, token=self.fresh_access(tokens), context=_ctx(tokens),
@@ -938,16 +955,45 @@ def _status_code(answer):
     return code
 
 
-def _invoice_status(status):
-    """An invoice's status, read before anyone relies on it: an accepted invoice has its KSeF number."""
-    if _status_code(status) == 200 and not isinstance(status.get('ksefNumber'), str):
+_STATUS_TEXTS = ('referenceNumber', 'invoiceHash', 'ksefNumber', 'invoiceNumber', 'invoicingMode', 'upoDownloadUrl')
+_STATUS_TIMES = ('acquisitionDate', 'permanentStorageDate', 'invoicingDate')
+
+
+def _invoice_status(status, listed=False):
+    """An invoice's status, read before anyone relies on it: every field a caller reads has its type (an
+    accepted invoice has its KSeF number, an invoice of a session's list its hash, dates are dates)."""
+    code = _status_code(status)
+    for key in _STATUS_TEXTS:
+        if status.get(key) is not None and not isinstance(status[key], str):
+            raise TypeError(f"'{key}' is not text")
+    for key in _STATUS_TIMES:
+        if status.get(key) is not None:
+            _parse_time(status[key])
+    inner = status['status']
+    if not isinstance(inner.get('description') or '', str):
+        raise TypeError("'description' is not text")
+    details = inner.get('details') or []
+    if not isinstance(details, list) or not all(isinstance(detail, str) for detail in details):
+        raise TypeError("'details' is not a list of texts")
+    if not isinstance(inner.get('extensions') or {}, dict):
+        raise TypeError("'extensions' is not an object")
+    if code == 200 and not status.get('ksefNumber'):
         raise TypeError('an accepted invoice without its KSeF number')
+    if listed and not status.get('invoiceHash'):
+        raise TypeError('an invoice of the list without its hash')
     return status
+
+
+def _token_text(value):
+    """A token KSeF gave: text that fits in an HTTP header (a library refusing it would quote it)."""
+    if not isinstance(value, str) or not value or not value.isascii() or not value.isprintable() or ' ' in value:
+        raise TypeError('a token is not one word of printable ASCII')
+    return value
 
 
 def _count(value):
     """A limit KSeF gave: a whole number of requests (bool is no number here)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise TypeError(f'{value!r} is not a number of requests')
     return value
 

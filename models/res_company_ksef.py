@@ -280,7 +280,11 @@ def ksef_client(env, environment, custom_url=None):
     if environment == 'custom':
         if not custom_url:
             raise UserError(env._("Enter the URL of the KSeF server."))
-        return KsefClient(custom_environment(custom_url))
+        try:
+            return KsefClient(custom_environment(custom_url))
+        except ValueError:
+            raise UserError(env._("The KSeF server URL %s is not an http:// or https:// address of a server "
+                                  "(e.g. https://ksef.example.com/v2).", custom_url)) from None
     return KsefClient(ENVIRONMENTS[{'test': 'TEST', 'demo': 'DEMO', 'prod': 'PRD'}[environment]])
 
 

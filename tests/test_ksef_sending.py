@@ -300,6 +300,13 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.assertEqual(document.state, 'to_send')
         self.assertIn('URL of the KSeF server', document.message)
+        self.company.l10n_pl_ksef_custom_url = 'ksef.example.com/v2'   # no scheme: requests would refuse it
+        document.retry_at = False
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
+        self.assertEqual(document.state, 'to_send')
+        self.assertIn('is not an http:// or https:// address', document.message)
+        self.assertEqual(len(self.company.activity_ids.filtered(lambda a: a.summary == 'KSeF login failed')), 1,
+                         "the administrator's to-do is not repeated")
 
     def test_unavailable_ksef_is_retried_later(self):
         move = self.invoice()

@@ -204,10 +204,10 @@ def test_every_mutated_answer_is_a_ksef_error_or_works(emulator, scenario):  # n
     for number, mutation in mutations(shapes, rng):
         try:
             run(number, mutation)
-        except MalformedAnswerError:
-            outcomes['malformed'] += 1
-        except KsefError:
-            outcomes['other KSeF error'] += 1
+        except KsefError as error:
+            outcomes['malformed' if isinstance(error, MalformedAnswerError) else 'other KSeF error'] += 1
+            # what a user or a log gets to see never quotes a token (JWTs begin 'eyJ') or the KSeF token
+            assert 'eyJ' not in str(error) and secret not in str(error), (mutation.label, str(error))
         except Exception as error:  # noqa: BLE001 - the failure this test exists to find
             pytest.fail(f'{scenario.__name__}: answer {number} mutated ({mutation.label}) crashed the client '
                         f'with {type(error).__name__}: {error} (replay: KSEF_MUTATION_SEED={SEED})')
@@ -268,3 +268,119 @@ def test_malformed_answers_are_unknown_outcomes_with_no_secret(emulator):  # noq
     assert 'login_with_token' in str(caught.value) and 'refreshToken' in str(caught.value)
     assert secret not in str(caught.value) and 'eyJ' not in str(caught.value)
     assert isinstance(KsefClient.public_keys.__wrapped__, type(lambda: None)), "the public calls are checked"
+
+
+def _answer_changed(client, path_end, change):
+    """The client's answers to URLs ending in ``path_end`` changed by ``change(data)`` (JSON in, JSON out)."""
+    original = client.http.request
+
+    def request(method, url, **kwargs):
+        response = original(method, url, **kwargs)
+        if url.split('?')[0].endswith(path_end) and response.status_code < 300:
+            response._content = json.dumps(change(response.json())).encode()
+        return response
+    client.http.request = request
+
+
+def test_a_token_that_cannot_go_in_a_header_is_refused_without_quoting_it(emulator):  # noqa: F811
+    """A token with a space would make the HTTP library refuse the header and quote it in its error: the login
+    refuses it first, and an error naming a header is cut off before its value."""
+    app, base = emulator
+    client = client_for(app, base)
+
+    def spaced(data):
+        data['accessToken']['token'] = data['accessToken']['token'][:20] + ' ' + data['accessToken']['token'][20:]
+        return data
+    _answer_changed(client, '/auth/token/redeem', spaced)
+    with pytest.raises(MalformedAnswerError) as caught:
+        client.login_with_token('Nip', SELLER, token_for(base))
+    assert 'eyJ' not in str(caught.value) and 'token' in str(caught.value)
+
+    tokens = client_for(app, base).login_with_token('Nip', SELLER, token_for(base))
+    client.http.request = lambda *args, **kwargs: (_ for _ in ()).throw(
+        ValueError(f"Invalid header value b'Bearer {tokens.access.value.reveal()} x'"))
+    with pytest.raises(MalformedAnswerError) as caught:
+        client.session_status(tokens, '20250101-SO-0000000000-0000000000-00')
+    assert 'eyJ' not in str(caught.value) and 'Bearer' in str(caught.value)
+
+
+@pytest.mark.parametrize('change, reason', [
+    (lambda item: {**item, 'invoiceHash': 12}, "'invoiceHash' is not text"),
+    (lambda item: {k: v for k, v in item.items() if k != 'invoiceHash'}, 'without its hash'),
+    (lambda item: {**item, 'acquisitionDate': 'yesterday'}, 'ValueError'),
+    (lambda item: {**item, 'status': {**item['status'], 'details': [1]}}, "'details' is not a list of texts"),
+    (lambda item: {**item, 'status': {**item['status'], 'extensions': 'x'}}, "'extensions' is not an object"),
+], ids=['hash-number', 'hash-missing', 'date-text', 'details-numbers', 'extensions-text'])
+def test_an_invoice_status_is_read_whole_before_anyone_relies_on_it(emulator, change, reason):  # noqa: F811
+    """The status job decides an invoice's fate by these fields: one of the wrong type is a malformed answer
+    (an error the job handles for that company), not a crash in the middle of the run."""
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    reference = client.send_batch(tokens, [('a.xml', fa3.build(_new_invoice()))])
+    app.service.clock.advance(5)
+    assert client.session_invoices(tokens, reference)[0]['invoiceHash'], "unchanged, the list is read"
+    _answer_changed(client, '/invoices', lambda page: {**page, 'invoices': [change(i) for i in page['invoices']]})
+    with pytest.raises(MalformedAnswerError) as caught:
+        client.session_invoices(tokens, reference)
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize('failure', ['ChunkedEncodingError', 'ContentDecodingError'])
+def test_a_connection_broken_while_the_answer_is_read_is_a_transport_failure(emulator, failure):  # noqa: F811
+    """Like a timeout: a call that reads is tried again and then said unavailable; a call that changes something
+    may have taken effect (unknown outcome). Neither escapes as a raw requests error."""
+    import requests
+    from ksef.errors import UnavailableError, UnknownOutcomeError
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    original, calls = client.http.request, []
+
+    def broken(method, url, **kwargs):
+        calls.append(method)
+        raise getattr(requests.exceptions, failure)('the connection broke in the middle of the answer')
+    client.http.request = broken
+    with pytest.raises(UnavailableError):
+        client.availability_messages()
+    assert len(calls) == client.retries + 1, "a read is tried again"
+    calls.clear()
+    with pytest.raises(UnknownOutcomeError) as caught:
+        client.open_online_session(tokens)
+    assert not isinstance(caught.value, UnavailableError) and calls == ['POST'], "a change is tried once"
+    client.http.request = original
+    assert client.open_online_session(tokens).reference_number
+
+
+def test_a_rate_limit_of_zero_requests_is_not_taken(emulator):  # noqa: F811
+    """A limit of 0 would stop a group of calls for good: such an answer is refused and the limits kept."""
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    client.rate_limits(tokens)
+    kept = dict(client.live_limits)
+    assert kept and all(limit.per_second >= 1 for limit in kept.values())
+    _answer_changed(client, '/rate-limits', lambda data: {name: {**v, 'perSecond': 0} for name, v in data.items()})
+    with pytest.raises(MalformedAnswerError):
+        client.rate_limits(tokens)
+    assert client.live_limits == kept
+
+
+def test_the_callers_own_mistakes_are_not_said_to_be_ksefs(emulator):  # noqa: F811
+    """An unknown kind, filters without a date range, a server address that is no URL: the caller's errors,
+    raised as they are (a programming or configuration error), not taken for a malformed answer of KSeF. A link
+    KSeF gave (an upload or download address) that is no URL is KSeF's malformed answer."""
+    from ksef.client import custom_environment
+    app, base = emulator
+    client = client_for(app, base)
+    tokens = client.login_with_token('Nip', SELLER, token_for(base))
+    with pytest.raises(KeyError):
+        client.query_permissions(tokens, 'no-such-kind')
+    with pytest.raises(KeyError):
+        client.grant_permissions(tokens, 'no-such-kind', {})
+    with pytest.raises(KeyError):
+        client.query_metadata(tokens, {'subjectType': 'Subject1'})
+    with pytest.raises(ValueError, match='not an http'):
+        custom_environment('ksef.example.com/v2')
+    with pytest.raises(MalformedAnswerError):
+        client.download_link('no-scheme/upo.xml')
