@@ -155,12 +155,23 @@ class L10nPlKsefDocument(models.Model):
                 # closed meanwhile by the status job (this worker took longer than BATCH_LEFT_AFTER): KSeF may
                 # have processed it; the status job reads its list before anything is sent again
                 return
+            if isinstance(error, AuthenticationError):
+                # KSeF ended the login mid-upload: the next attempt logs in again (the session, never closed, is
+                # processed by no one and cancelled by KSeF)
+                self.company_id._l10n_pl_ksef_forget_access()
             # the session was opened but KSeF refused the upload or the close: it processes none of them
             self.write({'state': 'to_send', 'retry_at': fields.Datetime.now() + UNAVAILABLE_RETRY,
                         'session_reference': False, 'session_type': False,
                         'message': _("KSeF refused the batch: %s", _error_text(error))})
             return
-        self.write({'state': 'sent'})
+        self._l10n_pl_ksef_batch_closed(self[:1].session_reference)
+
+    def _l10n_pl_ksef_batch_closed(self, reference):
+        """KSeF took the closed batch: its documents wait for their outcome. Only those still as this worker
+        left them: a status job may have followed them meanwhile (this worker took long), and what it wrote stays."""
+        self._l10n_pl_ksef_commit()   # a new snapshot, which sees what the status job committed
+        mine = self._l10n_pl_ksef_lock(['sending']).filtered(lambda d: d.session_reference == reference)
+        mine.write({'state': 'sent'})
 
     def _l10n_pl_ksef_batch_name(self):
         return f'{self.id}.xml'
@@ -206,14 +217,22 @@ class L10nPlKsefDocument(models.Model):
                 return
             code = client.session_status(tokens, reference)['status']['code']
         elif code == 100 and self._l10n_pl_ksef_batch_left_open():
-            if self._l10n_pl_ksef_close_left_batch(client, tokens, reference):
-                return   # KSeF processes what its worker uploaded: the next run reads the session's list
-            code = client.session_status(tokens, reference)['status']['code']
+            # closed: KSeF processes what its worker uploaded. Refused: a part is missing (KSeF cancels it when
+            # its upload window ends), or its worker closed it a moment ago. Either way the next run reads the
+            # session's list and status first; nothing is sent again on what this run saw
+            self._l10n_pl_ksef_close_left_batch(client, tokens, reference)
+            return
         if code in (100, 150, 170):
             return   # still open or processing: its list is not final yet
         if any(self.mapped('invoice_reference')) and code == 200:
             return   # KSeF gave a reference, so it holds the invoice: the list will show it
-        self.write({'state': 'to_send', 'session_reference': False, 'session_type': False, 'invoice_reference': False,
+        lost = self
+        if code == 200:
+            # the list this run read may predate the session's close (its worker closed it just then): read again
+            # now that it is final; what it shows is applied by the next run
+            listed = {item['invoiceHash'] for item in client.session_invoices(tokens, reference)}
+            lost = self.filtered(lambda d: d.xml_hash not in listed)
+        lost.write({'state': 'to_send', 'session_reference': False, 'session_type': False, 'invoice_reference': False,
                     'outcome_unknown': False, 'retry_at': False, 'message': _("KSeF did not receive this invoice (session %(session)s ended with "
                                                     "status %(code)s); it is sent again.", session=reference, code=code)})
 
@@ -225,17 +244,15 @@ class L10nPlKsefDocument(models.Model):
 
     def _l10n_pl_ksef_close_left_batch(self, client, tokens, reference):
         """Close a batch session left open, instead of waiting 12 hours for KSeF to cancel it: KSeF processes it
-        when every part was uploaded, or cancels it once its upload window is over (then its invoices go again).
-        True when it was closed."""
+        when every part was uploaded, or cancels it once its upload window is over (then its invoices go again)."""
         try:
             client.close_batch_session(tokens, reference)
         except KsefApiError as error:
             # a part is missing while the upload window lasts (21205): it is closed, or cancelled, by a later run
             _logger.info("KSeF batch session %s left open, not closed yet: %s", reference, _error_text(error))
-            return False
+            return
         self.write({'message': _("The batch session %s was left open by an interrupted sending; Odoo closed it.",
                                  reference)})
-        return True
 
     def _l10n_pl_ksef_apply_status(self, client, tokens, status):
         code = status['status']['code']

@@ -148,6 +148,104 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
         self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
 
+    def left_batch(self):
+        """Three documents of a batch session whose worker uploaded every part but has not closed it yet, sent
+        long enough ago for the status job to close it (BATCH_LEFT_AFTER)."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        with patch.object(KsefClient, 'close_batch_session', lambda client, tokens, reference: None):
+            documents._l10n_pl_ksef_send()
+        documents.write({'state': 'sending', 'sent_at': fields.Datetime.now() - datetime.timedelta(hours=1)})
+        return moves, documents
+
+    def test_a_left_batch_its_worker_closes_while_the_status_job_looks_is_not_sent_again(self):
+        """The status job finds the session still open (100) and closes it as left, but its worker closed it just
+        then and KSeF processed it, so that close is refused: the documents keep waiting (no reading of this run
+        is final) and the next run finds them accepted, each held once, not adopted as duplicates."""
+        moves, documents = self.left_batch()
+        reference = documents[0].session_reference
+        session_status = KsefClient.session_status
+        codes = []
+
+        def worker_closes_just_after_the_status(client, tokens, session):
+            status = session_status(client, tokens, session)
+            if not codes:
+                KsefClient.close_batch_session(client, tokens, reference)   # the worker, at that very moment
+            codes.append(status['status']['code'])
+            return status
+        Document = self.env['l10n_pl_ksef.document']
+        with patch.object(KsefClient, 'session_status', worker_closes_just_after_the_status):
+            Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(codes, [100], "open when read; the refused close ends this run's look at it")
+        self.assertEqual(set(documents.mapped('state')), {'sending'})
+        self.assertEqual(set(documents.mapped('session_reference')), {reference})
+        Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
+        self.assertEqual(set(documents.mapped('status_code')), {200}, "accepted, not adopted as a duplicate (440)")
+
+    def test_a_processed_session_read_before_its_close_is_read_again_before_anything_goes_again(self):
+        """A session the status job finds processed (200) while the list it read before had none of its
+        invoices: the list is read again, final now, and only what it lacks would be sent again."""
+        moves, documents = self.left_batch()
+        KsefClient_close = KsefClient.close_batch_session
+        status = KsefClient.session_status
+        Document = self.env['l10n_pl_ksef.document']
+        client = self.company._l10n_pl_ksef_client()
+        tokens = self.company.sudo()._l10n_pl_ksef_tokens(client)
+        stale = client.session_invoices(tokens, documents[0].session_reference)
+        KsefClient_close(client, tokens, documents[0].session_reference)
+        self.assertEqual(status(client, tokens, documents[0].session_reference)['status']['code'], 200)
+        with patch.object(KsefClient, 'session_invoices', side_effect=[stale, list_of(client, tokens, documents)],
+                          autospec=True):
+            documents._l10n_pl_ksef_update_status()
+        self.assertEqual(set(documents.mapped('state')), {'sending'}, "listed now: not sent again")
+        Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
+
+    def test_what_the_status_job_wrote_while_the_worker_closed_the_batch_stays(self):
+        """A slow worker closes its batch; a status job follows the documents meanwhile and finds them accepted:
+        the worker's 'sent' comes after and must not overwrite that."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        close = KsefClient.close_batch_session
+
+        def status_job_follows_right_after_the_close(client, tokens, reference):
+            close(client, tokens, reference)
+            documents.sent_at = fields.Datetime.now() - datetime.timedelta(minutes=5)
+            self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
+            self.assertEqual(set(documents.mapped('state')), {'accepted'})
+        with patch.object(KsefClient, 'close_batch_session', status_job_follows_right_after_the_close):
+            documents._l10n_pl_ksef_send()
+        self.assertEqual(set(documents.mapped('state')), {'accepted'}, "the worker's late 'sent' left them be")
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+
+    def test_a_login_ksef_ends_during_a_batch_upload_is_forgotten(self):
+        """KSeF refuses the access token in the middle of a batch (401): the session, never closed, processes
+        nothing; the invoices go again in a few minutes with a new access (refreshed), each accepted once."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        close = KsefClient.close_batch_session
+
+        def login_ended_before_the_close(client, tokens, reference):
+            self.app.service.end_access_tokens()
+            close(client, tokens, reference)
+        with patch.object(KsefClient, 'close_batch_session', login_ended_before_the_close):
+            documents._l10n_pl_ksef_send()
+        self.assertEqual(set(documents.mapped('state')), {'to_send'})
+        self.assertFalse(self.company.sudo().l10n_pl_ksef_access_token, "the ended access is not used again")
+        self.assertFalse(self.emulator_invoices(), "the session was never closed: KSeF processed nothing")
+        documents.retry_at = False
+        Document = self.env['l10n_pl_ksef.document']
+        Document._cron_l10n_pl_ksef_send()
+        Document._cron_l10n_pl_ksef_update_status()
+        self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
+        self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
+
     def test_mixed_valid_and_invalid_files_in_one_batch(self):
         self.company.l10n_pl_ksef_batch_threshold = 2
         moves = self.invoice() | self.invoice() | self.invoice()
@@ -451,3 +549,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
         self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
+
+
+def list_of(client, tokens, documents):
+    return client.session_invoices(tokens, documents[0].session_reference)
