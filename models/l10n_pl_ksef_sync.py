@@ -157,10 +157,11 @@ class L10nPlKsefSync(models.Model):
             with self.env.cr.savepoint():
                 return self._l10n_pl_ksef_receive_step()
         except L10nPlKsefAccessEnded as error:
-            # KSeF ended the cached login early (not the login failing): a new login in a minute
-            self.company_id._l10n_pl_ksef_forget_access()
+            # KSeF ended the cached login early (not the login failing): a new login in a minute. The export
+            # KSeF may have counted is logged first: the forgetting commits it with the tokens
             self._l10n_pl_ksef_log_export()
             self.write({'last_run': started, 'last_error': error.args[0], 'next_run': started + ACCESS_RETRY})
+            self.company_id._l10n_pl_ksef_forget_access()
             return self.env['l10n_pl_ksef.document'], False
         except (UserError, KsefError) as error:
             message = error.args[0] if isinstance(error, UserError) else str(error)
