@@ -15,6 +15,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.l10n_pl_ksef.ksef import crypto, fa3
 from odoo.addons.l10n_pl_ksef.ksef.client import Secret
 from odoo.addons.l10n_pl_ksef.ksef.fa3 import samples
+from odoo.addons.l10n_pl_ksef.models.ksef_time import WARSAW
 from odoo.addons.l10n_pl_ksef.models.l10n_pl_ksef_sync import _default_backfill_start
 from .common import BUYER_NIP, SELLER_NIP, L10nPlKsefEmulatorCommon
 
@@ -215,7 +216,7 @@ class TestKsefReceiving(ReceivingCommon):
         self.assertEqual(second.mapped('ksef_number'), [numbers[2]], "the boundary invoice is not doubled")
         # a requested period overlapping what the continuous sync received adds nothing
         wizard = self.env['l10n_pl_ksef.fetch.wizard'].create({
-            'date_from': datetime.date.today() - datetime.timedelta(days=200), 'date_to': datetime.date.today()})
+            'date_from': warsaw_today() - datetime.timedelta(days=200), 'date_to': warsaw_today()})
         self.cap(10)
         wizard.action_l10n_pl_ksef_fetch()
         self.assertEqual(len(self.received()), 3)
@@ -224,7 +225,7 @@ class TestKsefReceiving(ReceivingCommon):
     def test_back_fill_of_a_long_period_runs_in_adjacent_windows(self):
         numbers = self.supply(1)
         wizard = self.env['l10n_pl_ksef.fetch.wizard'].create({
-            'date_from': datetime.date.today() - datetime.timedelta(days=200), 'date_to': datetime.date.today()})
+            'date_from': warsaw_today() - datetime.timedelta(days=200), 'date_to': warsaw_today()})
         action = wizard.action_l10n_pl_ksef_fetch()
         ranges = [e['filters']['dateRange'] for e in self.exports()]
         self.assertGreaterEqual(len(ranges), 3, "200 days in windows of at most 3 months")
@@ -371,3 +372,8 @@ class TestKsefReceivingLimits(ReceivingCommon):
         self.assertEqual(len(self.exports()), 14)
         self.assertIn('next at', action['params']['message'])
         self.assertGreaterEqual(self.trigger_at(), (spent[0] + datetime.timedelta(hours=1)).replace(microsecond=0))
+
+
+def warsaw_today():
+    """The date an accountant in Poland calls today (between 22:00 and 24:00 UTC it is already tomorrow there)."""
+    return datetime.datetime.now(WARSAW).date()
