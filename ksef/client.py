@@ -135,8 +135,7 @@ def retry_after_seconds(value, now=None):
 # what reading an answer of an unexpected shape raises: a field missing, of the wrong type, no JSON at all
 _ANSWER_ERRORS = (KeyError, TypeError, IndexError, AttributeError, ValueError)
 _HEADER_VALUE = re.compile(r'(Bearer|Authorization|SessionToken)\b.*', re.IGNORECASE | re.DOTALL)
-# the connection failed or broke while the answer was read: KSeF may or may not have done the request.
-# (A malformed URL is the caller's configuration, not a transport failure: it passes through.)
+# the connection failed or broke while the answer was read: KSeF may or may not have done the request
 _TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                      requests.exceptions.ContentDecodingError)
 

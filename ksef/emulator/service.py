@@ -784,7 +784,7 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
             raise ApiError(400, description='Upload requests must not carry an Authorization header.')
         if session.closed_at or self.clock.now() > session.batch['upload_deadline']:
             raise ApiError(403, description='The upload window of this session is over.', reason_code='upload-expired')
-        number = int(ordinal) if (str(ordinal).isascii() and str(ordinal).isdigit()) else None
+        number = _ordinal(ordinal)
         if number not in session.batch['parts']:
             raise ApiError(400, description=f'No part {ordinal} in this session.')
         session.batch['uploaded'][number] = request.get_data()
@@ -1119,10 +1119,10 @@ class KsefService(CertificatesMixin, PermissionsMixin, EuEntitiesMixin, Collecti
 
     def export_part(self, request, reference, ordinal):
         export = self.state.exports.get(reference)
-        if export is None or not export['parts'] or not (str(ordinal).isascii() and str(ordinal).isdigit()) \
-                or not 1 <= int(ordinal) <= len(export['parts']):
+        number = _ordinal(ordinal)
+        if export is None or number is None or not 1 <= number <= len(export['parts']):
             raise ApiError(404, description='No such export part.')
-        return 200, ('bytes', export['parts'][int(ordinal) - 1], {})
+        return 200, ('bytes', export['parts'][number - 1], {})
 
     # --- limits --------------------------------------------------------------------------------------
 
@@ -1298,3 +1298,9 @@ def _continuation_offset(token):
         return int(value)
     except (ValueError, UnicodeDecodeError):
         raise bad_request(21418, 'Przekazany token kontynuacji ma nieprawidłowy format.') from None
+
+
+def _ordinal(value):
+    """A part's ordinal number from a URL (ASCII digits only: int() would also read other scripts' digits)."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
