@@ -156,9 +156,10 @@ class L10nPlKsefDocument(models.Model):
                 # have processed it; the status job reads its list before anything is sent again
                 return
             if isinstance(error, AuthenticationError):
-                # KSeF ended the login mid-upload: the next attempt logs in again (the session, never closed, is
-                # processed by no one and cancelled by KSeF)
-                self.company_id._l10n_pl_ksef_forget_access()
+                # KSeF ended the login mid-upload: the session, never closed, processes nothing, so the documents
+                # are free again; the caller forgets the login and queues them as for any ended login
+                self.write({'session_reference': False, 'session_type': False})
+                raise
             # the session was opened but KSeF refused the upload or the close: it processes none of them
             self.write({'state': 'to_send', 'retry_at': fields.Datetime.now() + UNAVAILABLE_RETRY,
                         'session_reference': False, 'session_type': False,
