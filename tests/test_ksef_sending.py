@@ -93,6 +93,13 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         html, _type = self.env['ir.actions.report']._render_qweb_html('account.account_invoices', move.ids)
         return html.decode()
 
+    def queued_batch(self):
+        """Three invoices queued for a batch session (the threshold lowered to 2): (moves, documents)."""
+        self.company.l10n_pl_ksef_batch_threshold = 2
+        moves = self.invoice() | self.invoice() | self.invoice()
+        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        return moves, documents
+
     def test_a_list_of_fifty_goes_in_one_batch_session(self):
         moves = self.env['account.move']
         for _index in range(50):
@@ -110,9 +117,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
     def test_a_batch_whose_upload_window_is_over_goes_again_in_a_new_session(self):
         """KSeF refuses an upload that comes after the session's window (a stalled connection): that session
         processes nothing; the invoices wait a few minutes and go in a new session, each accepted once."""
-        self.company.l10n_pl_ksef_batch_threshold = 2
-        moves = self.invoice() | self.invoice() | self.invoice()
-        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        moves, documents = self.queued_batch()
         self.fault(expiredUploads=1)
         documents._l10n_pl_ksef_send()
         self.assertEqual(set(documents.mapped('state')), {'to_send'})
@@ -131,9 +136,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
     def test_a_batch_closed_meanwhile_by_the_status_job_is_read_not_sent_again(self):
         """A worker slower than BATCH_LEFT_AFTER finds its session closed by the status job (KSeF: 21180): KSeF
         may have processed it, so the documents wait for the status job, which finds them accepted."""
-        self.company.l10n_pl_ksef_batch_threshold = 2
-        moves = self.invoice() | self.invoice() | self.invoice()
-        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        moves, documents = self.queued_batch()
         close = KsefClient.close_batch_session
 
         def closed_by_the_status_job_first(client, tokens, reference):
@@ -151,9 +154,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
     def left_batch(self):
         """Three documents of a batch session whose worker uploaded every part but has not closed it yet, sent
         long enough ago for the status job to close it (BATCH_LEFT_AFTER)."""
-        self.company.l10n_pl_ksef_batch_threshold = 2
-        moves = self.invoice() | self.invoice() | self.invoice()
-        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        moves, documents = self.queued_batch()
         with patch.object(KsefClient, 'close_batch_session', lambda client, tokens, reference: None):
             documents._l10n_pl_ksef_send()
         documents.write({'state': 'sending', 'sent_at': fields.Datetime.now() - datetime.timedelta(hours=1)})
@@ -189,28 +190,24 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         """A session the status job finds processed (200) while the list it read before had none of its
         invoices: the list is read again, final now, and only what it lacks would be sent again."""
         moves, documents = self.left_batch()
-        KsefClient_close = KsefClient.close_batch_session
-        status = KsefClient.session_status
-        Document = self.env['l10n_pl_ksef.document']
+        reference = documents[0].session_reference
         client = self.company._l10n_pl_ksef_client()
         tokens = self.company.sudo()._l10n_pl_ksef_tokens(client)
-        stale = client.session_invoices(tokens, documents[0].session_reference)
-        KsefClient_close(client, tokens, documents[0].session_reference)
-        self.assertEqual(status(client, tokens, documents[0].session_reference)['status']['code'], 200)
-        with patch.object(KsefClient, 'session_invoices', side_effect=[stale, list_of(client, tokens, documents)],
-                          autospec=True):
+        stale = client.session_invoices(tokens, reference)
+        client.close_batch_session(tokens, reference)
+        self.assertEqual(client.session_status(tokens, reference)['status']['code'], 200)
+        final = client.session_invoices(tokens, reference)
+        with patch.object(KsefClient, 'session_invoices', side_effect=[stale, final], autospec=True):
             documents._l10n_pl_ksef_update_status()
         self.assertEqual(set(documents.mapped('state')), {'sending'}, "listed now: not sent again")
-        Document._cron_l10n_pl_ksef_update_status()
+        self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
         self.assertEqual(set(moves.mapped('l10n_pl_ksef_state')), {'accepted'})
         self.assertEqual(sorted(self.emulator_invoices().values()), sorted(moves.mapped('name')))
 
     def test_what_the_status_job_wrote_while_the_worker_closed_the_batch_stays(self):
         """A slow worker closes its batch; a status job follows the documents meanwhile and finds them accepted:
         the worker's 'sent' comes after and must not overwrite that."""
-        self.company.l10n_pl_ksef_batch_threshold = 2
-        moves = self.invoice() | self.invoice() | self.invoice()
-        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        moves, documents = self.queued_batch()
         close = KsefClient.close_batch_session
 
         def status_job_follows_right_after_the_close(client, tokens, reference):
@@ -226,9 +223,7 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
     def test_a_login_ksef_ends_during_a_batch_upload_is_forgotten(self):
         """KSeF refuses the access token in the middle of a batch (401): the session, never closed, processes
         nothing; the invoices go again in a few minutes with a new access (refreshed), each accepted once."""
-        self.company.l10n_pl_ksef_batch_threshold = 2
-        moves = self.invoice() | self.invoice() | self.invoice()
-        documents, _problems = moves._l10n_pl_ksef_enqueue()
+        moves, documents = self.queued_batch()
         close = KsefClient.close_batch_session
 
         def login_ended_before_the_close(client, tokens, reference):
@@ -549,7 +544,3 @@ class TestKsefSending(L10nPlKsefEmulatorCommon):
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_send()
         self.env['l10n_pl_ksef.document']._cron_l10n_pl_ksef_update_status()
         self.assertEqual(move.l10n_pl_ksef_state, 'accepted')
-
-
-def list_of(client, tokens, documents):
-    return client.session_invoices(tokens, documents[0].session_reference)
